@@ -1,0 +1,98 @@
+/* The contract between the OS backends and the Python glue.
+ *
+ * Nothing here knows about Python: a backend fills a plain, growable array of
+ * rows and reports failure as (kind, code, step).  The glue turns rows into
+ * structseq objects and errors into exceptions.  The row layout is private to
+ * this extension (never exposed as ABI), so fields can be added freely. */
+#ifndef TCPTABLE_H
+#define TCPTABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef _WIN32
+#include <winsock2.h> /* AF_INET, AF_INET6 */
+#else
+#include <sys/socket.h>
+#endif
+
+/* TCP states as MIB_TCP_STATE numbers: the public TcpState values. */
+enum {
+    TT_CLOSE = 1,
+    TT_LISTEN,
+    TT_SYN_SENT,
+    TT_SYN_RECV,
+    TT_ESTABLISHED,
+    TT_FIN_WAIT1,
+    TT_FIN_WAIT2,
+    TT_CLOSE_WAIT,
+    TT_CLOSING,
+    TT_LAST_ACK,
+    TT_TIME_WAIT,
+    TT_DELETE_TCB,
+    TT_STATE_MAX = TT_DELETE_TCB
+};
+
+/* A set of states: bit n set means MIB state n is wanted (bits 1..12). */
+typedef uint16_t tt_state_set;
+#define TT_ALL_STATES ((tt_state_set)(((1u << (TT_STATE_MAX + 1)) - 1) & ~1u))
+#define TT_HAS_STATE(set, s) (((set) >> (s)) & 1u)
+
+/* One connection.  Addresses are in network byte order; an IPv4 address
+ * occupies the first 4 bytes and the other 12 are zero, so one comparison
+ * serves both families.  Ports are in host order. */
+typedef struct {
+    uint8_t local_addr[16];
+    uint8_t remote_addr[16];
+    uint32_t local_scope_id;
+    uint32_t remote_scope_id;
+    uint16_t local_port;
+    uint16_t remote_port;
+    uint8_t state; /* MIB number, 1..12 */
+} tt_row;
+
+typedef struct {
+    tt_row *rows;
+    size_t len;
+    size_t cap;
+} tt_rows;
+
+typedef enum {
+    TT_OK = 0,
+    TT_ERR_OS,     /* code is an errno value */
+    TT_ERR_WIN,    /* code is a Win32 error returned by the API */
+    TT_ERR_NOMEM,  /* an allocation failed */
+    TT_ERR_INTR,   /* a system call was interrupted: check signals, call again */
+    TT_ERR_PROTO,  /* the OS sent something malformed; code is an errno value */
+    TT_ERR_CONFIG, /* TCPTABLE_BACKEND holds an unknown value */
+} tt_err_kind;
+
+typedef struct {
+    tt_err_kind kind;
+    long code;
+    const char *step; /* static text: which step failed */
+} tt_error;
+
+/* Sets *err and returns -1, so failures read `return tt_fail(...)`. */
+int tt_fail(tt_error *err, tt_err_kind kind, long code, const char *step);
+
+/* Appends one zeroed row; NULL (and err set) when memory runs out. */
+tt_row *tt_rows_push(tt_rows *rows, tt_error *err);
+void tt_rows_free(tt_rows *rows);
+
+/* Orders rows as GetTcp6Table(Order=TRUE) does: local address bytes, local
+ * scope id, local port, remote address bytes, remote scope id, remote port. */
+void tt_rows_sort(tt_rows *rows);
+
+/* The backend: append every row of `family` (AF_INET or AF_INET6) whose state
+ * is in `states` to `out`.  Returns 0, or -1 with *err set; on failure `out`
+ * may hold rows already appended, which the caller frees.  Called without the
+ * GIL: no Python, no mutable globals. */
+int tt_backend_dump(int family, tt_state_set states, tt_rows *out, tt_error *err);
+
+/* Writes the standard text form of an address (inet_ntop's, identical on
+ * every platform) and a NUL; returns its length.  `out` needs TT_ADDRSTRLEN. */
+#define TT_ADDRSTRLEN 46
+size_t tt_format_addr(int family, const uint8_t addr[16], char *out);
+
+#endif
