@@ -215,11 +215,10 @@ raise_backend_error(const tt_error *err)
         PyErr_SetString(PyExc_ValueError, err->step);
         return;
     case TT_ERR_PROTO:
-        PyOS_snprintf(message, sizeof(message), "tcptable: %s", err->step);
-        set_os_error(err->code, message);
+        set_os_error(err->code, err->step);
         return;
     default:
-        PyOS_snprintf(message, sizeof(message), "tcptable: %s failed: %s",
+        PyOS_snprintf(message, sizeof(message), "%s failed: %s",
                       err->step, strerror((int)err->code));
         set_os_error(err->code, message);
         return;

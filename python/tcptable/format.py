@@ -1,0 +1,66 @@
+"""Text and JSON forms of rows: endpoints, a netstat-like table, dicts."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+
+from ._tcptable import Tcp4Row, Tcp6Row
+
+__all__ = ["endpoint", "local_endpoint", "remote_endpoint", "row_dict", "table_text"]
+
+Row = Tcp4Row | Tcp6Row
+
+
+def endpoint(addr: str, port: int, scope_id: int = 0) -> str:
+    """``[addr%scope]:port`` for IPv6 (``%scope`` only when non-zero), ``addr:port`` for IPv4."""
+    if ":" in addr:
+        scope = f"%{scope_id}" if scope_id else ""
+        return f"[{addr}{scope}]:{port}"
+    return f"{addr}:{port}"
+
+
+def local_endpoint(row: Row) -> str:
+    return endpoint(row.local_addr, row.local_port, getattr(row, "local_scope_id", 0))
+
+
+def remote_endpoint(row: Row) -> str:
+    return endpoint(row.remote_addr, row.remote_port, getattr(row, "remote_scope_id", 0))
+
+
+def row_family(row: Row) -> socket.AddressFamily:
+    return socket.AF_INET6 if isinstance(row, Tcp6Row) else socket.AF_INET
+
+
+def row_dict(row: Row) -> dict[str, object]:
+    """A JSON-ready dict; IPv4 rows get scope ids of 0 so every dict has the same keys."""
+    family = row_family(row)
+    return {
+        "family": "tcp6" if family == socket.AF_INET6 else "tcp4",
+        "state": row.state.name,
+        "local_addr": row.local_addr,
+        "local_port": row.local_port,
+        "local_scope_id": getattr(row, "local_scope_id", 0),
+        "remote_addr": row.remote_addr,
+        "remote_port": row.remote_port,
+        "remote_scope_id": getattr(row, "remote_scope_id", 0),
+    }
+
+
+def table_text(rows: Iterable[Row]) -> str:
+    """A table like ``netstat -tn``: protocol, local, remote, state."""
+    lines = [
+        (
+            "tcp6" if row_family(row) == socket.AF_INET6 else "tcp",
+            local_endpoint(row),
+            remote_endpoint(row),
+            row.state.name,
+        )
+        for row in rows
+    ]
+    header = ("Proto", "Local Address", "Remote Address", "State")
+    widths = [max([len(header[i])] + [len(line[i]) for line in lines]) for i in range(3)]
+    out = []
+    for cells in [header, *lines]:
+        out.append("  ".join(cell.ljust(w) for cell, w in zip(cells, widths)) + "  " + cells[3])
+    return "\n".join(out) + "\n"
