@@ -26,6 +26,9 @@ get_state(PyObject *module)
 
 /* ---- row types ---------------------------------------------------------- */
 
+#define TCP6_FIELDS 7
+#define TCP4_FIELDS 5
+
 static PyStructSequence_Field tcp6_row_fields[] = {
     {"state", "TcpState of the connection"},
     {"local_addr", "local IPv6 address, compressed text form"},
@@ -41,7 +44,7 @@ static PyStructSequence_Desc tcp6_row_desc = {
     "tcptable.Tcp6Row",
     "One row of the IPv6 TCP table, fields in MIB_TCP6ROW order.",
     tcp6_row_fields,
-    7,
+    TCP6_FIELDS,
 };
 
 static PyStructSequence_Field tcp4_row_fields[] = {
@@ -57,7 +60,7 @@ static PyStructSequence_Desc tcp4_row_desc = {
     "tcptable.Tcp4Row",
     "One row of the IPv4 TCP table, fields in MIB_TCPROW order.",
     tcp4_row_fields,
-    5,
+    TCP4_FIELDS,
 };
 
 /* ---- per-call object caches --------------------------------------------- */
@@ -136,11 +139,26 @@ cached_port(object_cache *cache, uint16_t port)
         PyStructSequence_SET_ITEM((row), (i), field_);           \
     } while (0)
 
+/* PyStructSequence_New() looks the field counts up in the type's dict, twice
+ * per row.  Our row types have no hidden fields (checked by add_type), so a
+ * row is exactly what PyStructSequence_New() builds on 3.10 to 3.13: a GC
+ * object of n_fields items with ob_size n_fields, untracked, items NULL
+ * (structseq_dealloc tolerates NULL items on the error path). */
+static PyObject *
+new_row(PyTypeObject *type, Py_ssize_t n_fields)
+{
+    PyObject *row = (PyObject *)PyObject_GC_NewVar(PyTupleObject, type, n_fields);
+
+    if (row != NULL)
+        memset(((PyTupleObject *)row)->ob_item, 0, (size_t)n_fields * sizeof(PyObject *));
+    return row;
+}
+
 static PyObject *
 build_row(module_state *st, object_cache *cache, int family, const tt_row *r)
 {
-    PyTypeObject *type = family == AF_INET6 ? st->tcp6_row_type : st->tcp4_row_type;
-    PyObject *row = PyStructSequence_New(type);
+    PyObject *row = family == AF_INET6 ? new_row(st->tcp6_row_type, TCP6_FIELDS)
+                                       : new_row(st->tcp4_row_type, TCP4_FIELDS);
     int i = 0;
 
     if (row == NULL)
@@ -501,10 +519,33 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* new_row() relies on every field being visible: n_fields equals
+ * n_sequence_fields equals the field count of `desc`. */
+static int
+check_field_counts(PyTypeObject *type, const PyStructSequence_Desc *desc)
+{
+    static const char *const keys[] = {"n_fields", "n_sequence_fields"};
+
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        PyObject *v = PyObject_GetAttrString((PyObject *)type, keys[k]);
+        Py_ssize_t n = v == NULL ? -1 : PyLong_AsSsize_t(v);
+        Py_XDECREF(v);
+        if (n == -1 && PyErr_Occurred())
+            return -1;
+        if (n != desc->n_in_sequence) {
+            PyErr_Format(PyExc_SystemError, "%s.%s is %zd, expected %d",
+                         desc->name, keys[k], n, desc->n_in_sequence);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 add_type(PyObject *module, PyTypeObject **slot, PyStructSequence_Desc *desc)
 {
-    if ((*slot = PyStructSequence_NewType(desc)) == NULL)
+    if ((*slot = PyStructSequence_NewType(desc)) == NULL ||
+        check_field_counts(*slot, desc) < 0)
         return -1;
     /* The name after the last dot is the attribute name. */
     return PyModule_AddObjectRef(module, strrchr(desc->name, '.') + 1,
