@@ -330,7 +330,7 @@ collect(int family, tt_state_set states, int sort, tt_rows *rows)
         Py_BEGIN_ALLOW_THREADS
         rc = tt_backend_dump(family, states, rows, &err);
         if (rc == 0 && sort)
-            tt_rows_sort(rows);
+            rc = tt_rows_sort(rows, &err);
         Py_END_ALLOW_THREADS
 
         if (rc == 0)

@@ -81,8 +81,9 @@ tt_row *tt_rows_push(tt_rows *rows, tt_error *err);
 void tt_rows_free(tt_rows *rows);
 
 /* Orders rows as GetTcp6Table(Order=TRUE) does: local address bytes, local
- * scope id, local port, remote address bytes, remote scope id, remote port. */
-void tt_rows_sort(tt_rows *rows);
+ * scope id, local port, remote address bytes, remote scope id, remote port.
+ * Returns 0, or -1 with *err set (memory); the rows are unchanged then. */
+int tt_rows_sort(tt_rows *rows, tt_error *err);
 
 /* The backend: append every row of `family` (AF_INET or AF_INET6) whose state
  * is in `states` to `out`.  Returns 0, or -1 with *err set; on failure `out`
