@@ -1,0 +1,301 @@
+"""How close tcptable comes to the kernel's limit: one command, run as root.
+
+    python benchmarks/bench.py [--connections N] [--ipv4] [--rounds R]
+
+Re-executes itself in a private network namespace (``unshare --net``), builds
+N established connections there (2N rows), and times every contender
+interleaved, round after round, in this one process; figures are medians.
+The limit is the extension's own backend compiled without Python (bare_dump.c):
+the same netlink dump decoded into the same C row array, no objects built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import glob
+import os
+import random
+import resource
+import shlex
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import tracemalloc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+IN_NETNS = "TCPTABLE_BENCH_NETNS"
+
+
+def reexec_in_netns() -> None:
+    if os.environ.get(IN_NETNS) == "1":
+        return
+    if os.geteuid() != 0:
+        sys.exit("bench.py needs root: it creates a network namespace and many sockets")
+    if shutil.which("unshare") is None:
+        sys.exit("bench.py needs unshare(1) from util-linux")
+    os.environ[IN_NETNS] = "1"
+    os.execvp("unshare", ["unshare", "--net", "--", sys.executable, *sys.argv])
+
+
+def build_bare_dump(tmp: str):
+    """Compile bare_dump.c with the extension's own C backend (every file but
+    module.c), with the compiler flags the extension is built with, so that
+    the limit differs from tcptable only by what module.c does."""
+    ext = os.path.join(ROOT, "ext")
+    sources = [os.path.join(ext, "rows.c"), os.path.join(ext, "addr.c")]
+    sources += sorted(glob.glob(os.path.join(ext, "*_linux.c")))
+    lib = os.path.join(tmp, "bare_dump.so")
+    cflags = shlex.split(sysconfig.get_config_var("CFLAGS") or "-O2")
+    subprocess.run(
+        [
+            "gcc",
+            *cflags,
+            "-std=c11",
+            "-D_GNU_SOURCE",
+            "-shared",
+            "-fPIC",
+            "-I",
+            ext,
+            "-o",
+            lib,
+            os.path.join(HERE, "bare_dump.c"),
+            *sources,
+        ],
+        check=True,
+    )
+    dll = ctypes.CDLL(lib)
+    dll.bare_dump.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ctypes.c_long)]
+    dll.bare_dump.restype = ctypes.c_long
+
+    def bare(family: int, states: int) -> int:
+        code = ctypes.c_long(0)
+        n = dll.bare_dump(family, states, ctypes.byref(code))
+        if n < 0:
+            raise OSError(code.value, "bare_dump")
+        return n
+
+    return bare
+
+
+def proc_parse(path: str) -> list[tuple]:
+    """A plain Python parse of /proc/net/tcp{,6}: (state, laddr, lport, raddr, rport)."""
+    family = socket.AF_INET6 if path.endswith("6") else socket.AF_INET
+
+    def addr(hexaddr: str) -> str:
+        raw = bytes.fromhex(hexaddr)  # 32-bit words in host (little-endian) order
+        raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+        return socket.inet_ntop(family, raw)
+
+    rows = []
+    with open(path) as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            la, lp = fields[1].split(":")
+            ra, rp = fields[2].split(":")
+            rows.append((int(fields[3], 16), addr(la), int(lp, 16), addr(ra), int(rp, 16)))
+    return rows
+
+
+def contenders(bare, family: int):
+    """(name, callable) pairs; the first is the limit."""
+    import psutil
+    import tcptable
+    from tcptable import TcpState
+
+    v6 = family == socket.AF_INET6
+    table, name = (tcptable.tcp6, "tcp6") if v6 else (tcptable.tcp4, "tcp4")
+    proc = "/proc/net/tcp6" if v6 else "/proc/net/tcp"
+    ss = ["ss", "-t6" if v6 else "-t4", "-anH"]
+    every = sum(1 << s for s in TcpState)
+    listen = {TcpState.LISTEN}
+    return [
+        ("bare C dump (limit)", lambda: bare(family, every)),
+        (f"{name}()", table),
+        (f"{name}(sort=True)", lambda: table(sort=True)),
+        (f"{name}(states={{LISTEN}})", lambda: table(states=listen)),
+        ("counts()", lambda: tcptable.counts(family)),
+        (f"psutil.net_connections('{name}')", lambda: psutil.net_connections(name)),
+        (f"Python parse of {proc}", lambda: proc_parse(proc)),
+        (" ".join(ss), lambda: subprocess.run(ss, stdout=subprocess.PIPE, check=True).stdout),
+    ]
+
+
+def time_interleaved(calls, rounds: int) -> dict[str, float]:
+    """Median seconds per contender.  Each round runs every contender once, in
+    a fresh random order: a call after Python work finds the kernel's socket
+    structures out of the CPU caches, a call after a dump finds them in, and
+    no contender may always get one or the other.  A call's time includes
+    freeing its result, as a poller pays it too."""
+    samples = {name: [] for name, _ in calls}
+    rng = random.Random(4)
+    for r in range(rounds + 2):  # two warm-up rounds
+        order = list(calls)
+        rng.shuffle(order)
+        for name, fn in order:
+            start = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - start
+            if r >= 2:
+                samples[name].append(elapsed)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def retained_per_row(table) -> tuple[int, float]:
+    """Rows, and bytes the result keeps alive per row: the tuple, its rows and
+    every object they hold (shared strs and ints count once, enum members and
+    small ints are not allocated per call)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        rows = table()
+        used = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    return len(rows), used / max(len(rows), 1)
+
+
+def rss_kib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def polling_growth(table, calls: int) -> tuple[int, int]:
+    """(traced bytes, RSS KiB) gained over `calls` polls after a warm-up."""
+    for _ in range(20):
+        table()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        rss0, traced0 = rss_kib(), tracemalloc.get_traced_memory()[0]
+        for _ in range(calls):
+            table()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - traced0, rss_kib() - rss0
+    finally:
+        tracemalloc.stop()
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"Linux {os.uname().release}, {os.cpu_count()} cores, {model}, "
+        f"Python {sys.version.split()[0]}"
+    )
+
+
+def report(times: dict[str, float], names: list[str]) -> list[tuple[str, str, bool]]:
+    """Prints the timing table; returns (goal, figure, met) for each goal."""
+    limit, table, sort, listen, counts, psutil_, parse, _ = names
+    t = times
+    goals = [
+        (f"{table} <= 1.5x limit", f"{t[table] / t[limit]:.2f}x", t[table] <= 1.5 * t[limit]),
+        (f"{sort} <= 1.7x limit", f"{t[sort] / t[limit]:.2f}x", t[sort] <= 1.7 * t[limit]),
+        (f"{counts} <= 1.15x limit", f"{t[counts] / t[limit]:.2f}x", t[counts] <= 1.15 * t[limit]),
+        (
+            f"{listen} < 2% of {table}",
+            f"{100 * t[listen] / t[table]:.2f}%",
+            t[listen] < 0.02 * t[table],
+        ),
+        (
+            f"{table} >= 10x faster than psutil",
+            f"{t[psutil_] / t[table]:.1f}x",
+            t[psutil_] >= 10 * t[table],
+        ),
+        (
+            f"{table} >= 3x faster than a Python parse",
+            f"{t[parse] / t[table]:.1f}x",
+            t[parse] >= 3 * t[table],
+        ),
+    ]
+    print("| call | median | x limit |")
+    print("| --- | ---: | ---: |")
+    for name in names:
+        print(f"| `{name}` | {t[name] * 1e3:.3f} ms | {t[name] / t[limit]:.2f} |")
+    return goals
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--connections",
+        "-n",
+        type=int,
+        default=10_000,
+        help="established connections to build (2 rows each); default 10000",
+    )
+    parser.add_argument("--ipv4", action="store_true", help="measure tcp4() on 127.0.0.0/8")
+    parser.add_argument("--rounds", type=int, default=31, help="timed rounds (default 31)")
+    parser.add_argument(
+        "--polls",
+        type=int,
+        default=200,
+        help="calls in the repeated-polling memory check (default 200)",
+    )
+    args = parser.parse_args()
+    reexec_in_netns()
+
+    sys.path.insert(0, HERE)
+    import tcptable
+    from connections import Connections, prepare_namespace
+
+    family = socket.AF_INET if args.ipv4 else socket.AF_INET6
+    table = tcptable.tcp4 if args.ipv4 else tcptable.tcp6
+    os.environ.pop("TCPTABLE_BACKEND", None)  # both sides use netlink
+    prepare_namespace()
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = build_bare_dump(tmp)
+        start = time.monotonic()
+        conns = Connections(family, args.connections)
+        try:
+            print(f"{machine()}")
+            print(
+                f"{args.connections} connections built in {time.monotonic() - start:.1f} s; "
+                f"{len(table())} rows in the table (bare dump: "
+                f"{bare(family, 0x1FFE)})\n"
+            )
+            calls = contenders(bare, family)
+            times = time_interleaved(calls, args.rounds)
+            goals = report(times, [name for name, _ in calls])
+            rows, per_row = retained_per_row(table)
+            goals.append(
+                ("retained memory <= 260 bytes per row", f"{per_row:.0f} B", per_row <= 260)
+            )
+            traced, rss = polling_growth(table, args.polls)
+            # Allowance: allocator noise, not a per-call leak (a 1-byte leak per
+            # row would show as rows * polls bytes).
+            goals.append(
+                (
+                    f"no growth over {args.polls} polls",
+                    f"{traced} B traced, {rss} KiB RSS",
+                    traced < 64 * 1024 and rss < 1024,
+                )
+            )
+        finally:
+            conns.close()
+    print(
+        f"\nretained by one result: {per_row:.0f} bytes per row ({rows} rows); "
+        f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB"
+        f"\n\n| goal | measured | met |\n| --- | ---: | :---: |"
+    )
+    for goal, figure, met in goals:
+        print(f"| {goal} | {figure} | {'yes' if met else 'NO'} |")
+    return 0 if all(met for _, _, met in goals) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Many established connections, held open by child processes.
+
+Each child owns one listener and up to PER_CHILD client/server pairs (two
+descriptors each), so no process needs an open-files limit above a few
+thousand.  Client ends bind distinct addresses: 2001:db8::/64 is an AnyIP
+route on ``lo`` (any address in it is local) and 127.0.0.0/8 is local anyway.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import socket
+import subprocess
+
+PER_CHILD = 2500
+ACCEPT_BATCH = 500  # below any accept-queue limit
+SERVER = {socket.AF_INET6: "2001:db8::1", socket.AF_INET: "127.0.0.1"}
+
+
+def prepare_namespace() -> None:
+    """lo up, the AnyIP route for 2001:db8::/64, and binding to its addresses."""
+    for cmd in (
+        ["ip", "link", "set", "lo", "up"],
+        ["ip", "-6", "route", "add", "local", "2001:db8::/64", "dev", "lo"],
+        ["sysctl", "-q", "-w", "net.ipv6.ip_nonlocal_bind=1"],
+    ):
+        subprocess.run(cmd, check=True)
+
+
+def client_addr(family: int, i: int) -> str:
+    """The i-th client address (i >= 0), never the server's."""
+    if family == socket.AF_INET6:
+        return f"2001:db8::{i >> 16 | 0x100:x}:{i & 0xFFFF:x}"
+    i += 1 << 16  # 127.1.0.0 upwards
+    return f"127.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
+
+
+def _raise_fd_limit(need: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
+
+
+def _hold(family: int, first: int, count: int, conn) -> None:
+    """Child: build `count` connections, report, then hold them until told."""
+    try:
+        _raise_fd_limit(2 * count + 64)
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.bind((SERVER[family], 0))
+        listener.listen(ACCEPT_BATCH)
+        held = [listener]
+        for start in range(first, first + count, ACCEPT_BATCH):
+            batch = range(start, min(start + ACCEPT_BATCH, first + count))
+            for i in batch:
+                client = socket.socket(family, socket.SOCK_STREAM)
+                client.bind((client_addr(family, i), 0))
+                client.connect(listener.getsockname())
+                held.append(client)
+            for _ in batch:
+                held.append(listener.accept()[0])
+        conn.send("ready")
+    except Exception as e:  # reported to the parent, which stops
+        conn.send(f"child failed: {e!r}")
+        return
+    conn.recv()  # "stop", or EOF when the parent dies
+
+
+class Connections:
+    """`n` ESTABLISHED connections of `family` (2n rows plus one LISTEN row per child)."""
+
+    def __init__(self, family: int, n: int) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.children = []
+        for first in range(0, n, PER_CHILD):
+            parent_end, child_end = ctx.Pipe()
+            proc = ctx.Process(
+                target=_hold, args=(family, first, min(PER_CHILD, n - first), child_end)
+            )
+            proc.start()
+            child_end.close()
+            self.children.append((proc, parent_end))
+        for _, conn in self.children:
+            status = conn.recv()
+            if status != "ready":
+                self.close()
+                raise RuntimeError(status)
+
+    def close(self) -> None:
+        for proc, conn in self.children:
+            try:
+                conn.send("stop")
+            except OSError:
+                pass
+            proc.join(10)
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join()
+        self.children.clear()
