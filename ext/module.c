@@ -140,10 +140,10 @@ cached_port(object_cache *cache, uint16_t port)
     } while (0)
 
 /* PyStructSequence_New() looks the field counts up in the type's dict, twice
- * per row.  Our row types have no hidden fields (checked by add_type), so a
+ * per row.  Our row types have no hidden fields (checked by check_row_type), so a
  * row is exactly what PyStructSequence_New() builds on 3.10 to 3.13: a GC
  * object of n_fields items with ob_size n_fields, untracked, items NULL
- * (structseq_dealloc tolerates NULL items on the error path). */
+ * (row_dealloc tolerates NULL items on the error path). */
 static PyObject *
 new_row(PyTypeObject *type, Py_ssize_t n_fields)
 {
@@ -152,6 +152,22 @@ new_row(PyTypeObject *type, Py_ssize_t n_fields)
     if (row != NULL)
         memset(((PyTupleObject *)row)->ob_item, 0, (size_t)n_fields * sizeof(PyObject *));
     return row;
+}
+
+/* structseq_dealloc() of CPython 3.10 to 3.12.5 looks n_fields up in the
+ * type's dict for every row.  The row types cannot be subclassed and have no
+ * hidden fields (both checked by check_row_type), so Py_SIZE() counts every
+ * item and this is the same deallocation without the lookup. */
+static void
+row_dealloc(PyObject *row)
+{
+    PyTypeObject *type = Py_TYPE(row);
+
+    PyObject_GC_UnTrack(row);
+    for (Py_ssize_t i = 0; i < Py_SIZE(row); i++)
+        Py_XDECREF(PyTuple_GET_ITEM(row, i));
+    PyObject_GC_Del(row);
+    Py_DECREF(type); /* instances of heap types own a reference to them */
 }
 
 static PyObject *
@@ -524,12 +540,18 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* new_row() relies on every field being visible: n_fields equals
- * n_sequence_fields equals the field count of `desc`. */
+/* new_row() and row_dealloc() rely on every field being visible (n_fields
+ * equals n_sequence_fields equals the field count of `desc`) and on rows
+ * being of exactly this type. */
 static int
-check_field_counts(PyTypeObject *type, const PyStructSequence_Desc *desc)
+check_row_type(PyTypeObject *type, const PyStructSequence_Desc *desc)
 {
     static const char *const keys[] = {"n_fields", "n_sequence_fields"};
+
+    if (PyType_HasFeature(type, Py_TPFLAGS_BASETYPE)) {
+        PyErr_Format(PyExc_SystemError, "%s can be subclassed", desc->name);
+        return -1;
+    }
 
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
         PyObject *v = PyObject_GetAttrString((PyObject *)type, keys[k]);
@@ -549,9 +571,9 @@ check_field_counts(PyTypeObject *type, const PyStructSequence_Desc *desc)
 static int
 add_type(PyObject *module, PyTypeObject **slot, PyStructSequence_Desc *desc)
 {
-    if ((*slot = PyStructSequence_NewType(desc)) == NULL ||
-        check_field_counts(*slot, desc) < 0)
+    if ((*slot = PyStructSequence_NewType(desc)) == NULL || check_row_type(*slot, desc) < 0)
         return -1;
+    (*slot)->tp_dealloc = row_dealloc;
     /* The name after the last dot is the attribute name. */
     return PyModule_AddObjectRef(module, strrchr(desc->name, '.') + 1,
                                  (PyObject *)*slot);
