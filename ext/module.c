@@ -202,10 +202,6 @@ build_table(module_state *st, int family, const tt_rows *rows)
 
     if (table == NULL || rows->len == 0)
         return table;
-    /* Every row allocated counts towards a young collection, which would
-     * walk the whole half-built table each time: keep it out of the
-     * collector's sight until it is complete. */
-    PyObject_GC_UnTrack(table);
     if ((cache = PyMem_Calloc(1, sizeof(*cache))) == NULL) {
         PyErr_NoMemory();
         goto error;
@@ -218,7 +214,6 @@ build_table(module_state *st, int family, const tt_rows *rows)
     }
     cache_clear(cache);
     PyMem_Free(cache);
-    PyObject_GC_Track(table);
     return table;
 error:
     if (cache != NULL) {
