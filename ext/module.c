@@ -140,9 +140,9 @@ cached_port(object_cache *cache, uint16_t port)
     } while (0)
 
 /* PyStructSequence_New() looks the field counts up in the type's dict, twice
- * per row.  Our row types have no hidden fields (checked by check_row_type), so a
- * row is exactly what PyStructSequence_New() builds on 3.10 to 3.13: a GC
- * object of n_fields items with ob_size n_fields, untracked, items NULL
+ * per row.  Our row types have no hidden fields (checked by check_row_type),
+ * so a row is exactly what PyStructSequence_New() builds on 3.10 to 3.13: a
+ * GC object of n_fields items with ob_size n_fields, untracked, items NULL
  * (row_dealloc tolerates NULL items on the error path). */
 static PyObject *
 new_row(PyTypeObject *type, Py_ssize_t n_fields)
