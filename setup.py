@@ -26,8 +26,13 @@ def extension():
     link_args = []
     # TCPTABLE_SANITIZE=1 builds with AddressSanitizer and UBSan for the tests.
     if os.environ.get("TCPTABLE_SANITIZE") == "1":
-        flags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
-                 "-fno-sanitize-recover=undefined", "-O1", "-g"]
+        flags = [
+            "-fsanitize=address,undefined",
+            "-fno-omit-frame-pointer",
+            "-fno-sanitize-recover=undefined",
+            "-O1",
+            "-g",
+        ]
         compile_args += flags
         link_args += flags
     return Extension(

@@ -17,19 +17,28 @@ def _state(name: str) -> TcpState:
         return TcpState[name.upper()]
     except KeyError:
         choices = ", ".join(s.name for s in TcpState)
-        raise argparse.ArgumentTypeError(f"unknown state {name!r} (choose from {choices})") from None
+        raise argparse.ArgumentTypeError(
+            f"unknown state {name!r} (choose from {choices})"
+        ) from None
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tcptable", description=__doc__)
     family = p.add_mutually_exclusive_group()
-    family.add_argument("-4", dest="family", action="store_const", const=socket.AF_INET,
-                        help="IPv4 only")
-    family.add_argument("-6", dest="family", action="store_const", const=socket.AF_INET6,
-                        help="IPv6 only")
+    family.add_argument(
+        "-4", dest="family", action="store_const", const=socket.AF_INET, help="IPv4 only"
+    )
+    family.add_argument(
+        "-6", dest="family", action="store_const", const=socket.AF_INET6, help="IPv6 only"
+    )
     p.add_argument("-l", "--listening", action="store_true", help="listening sockets only")
-    p.add_argument("--state", type=_state, action="append", metavar="NAME",
-                   help="keep only this state (repeatable), e.g. ESTABLISHED")
+    p.add_argument(
+        "--state",
+        type=_state,
+        action="append",
+        metavar="NAME",
+        help="keep only this state (repeatable), e.g. ESTABLISHED",
+    )
     p.add_argument("--sort", action="store_true", help="order rows as the Windows API does")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per row per line")
