@@ -76,5 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"tcptable: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # a bad TCPTABLE_BACKEND: a usage error, like a bad option
+        print(f"tcptable: {exc}", file=sys.stderr)
+        return 2
     sys.stdout.write(text)
     return 0
