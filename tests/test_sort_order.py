@@ -6,6 +6,8 @@ import socket
 
 import pytest
 import tcptable
+from netns import ip
+from population import LL_A, VETH_B, Population
 
 
 def v6_key(row):
@@ -63,3 +65,25 @@ def test_sort_orders_by_address_bytes_not_text(netns, backend):
     finally:
         for s in socks:
             s.close()
+
+
+def test_scope_id_sorts_before_the_port(netns, backend):
+    """fe80::1 on both ends of a veth pair: the listener on the lower ifindex
+    sorts first although its port is the higher one."""
+    pop = Population()
+    try:
+        index_a, index_b = pop._veth()
+        ip("addr", "add", f"{LL_A}/64", "dev", VETH_B, "nodad")
+        low, high = sorted((index_a, index_b))
+        for scope, port in ((high, 40000), (low, 40001)):
+            s = pop._sock(socket.AF_INET6)
+            s.bind((LL_A, port, 0, scope))
+            s.listen()
+        rows = tcptable.tcp6(states={tcptable.TcpState.LISTEN}, sort=True)
+        got = [(r.local_scope_id, r.local_port) for r in rows]
+        if backend == "proc":  # no scope ids: the port decides
+            assert got == [(0, 40000), (0, 40001)]
+        else:
+            assert got == [(low, 40001), (high, 40000)]
+    finally:
+        pop.close()

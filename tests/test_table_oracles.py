@@ -6,8 +6,9 @@ import socket
 
 import pytest
 import tcptable
+from netns import ip
 from oracles import proc_rows, ss_rows, table, without_scopes
-from population import expected
+from population import VETH_A, Population, expected
 
 FAMILIES = [(socket.AF_INET, "tcp4"), (socket.AF_INET6, "tcp6")]
 
@@ -95,3 +96,18 @@ def test_listen_rows_have_an_all_zero_remote_end(population, backend):
                 else (row.remote_addr, row.remote_port)
             )
             assert remote == zero
+
+
+def test_scope_ids_cover_all_of_fe80_slash_10(netns, backend):
+    """febf:: is link-local too (fe80::/10): its rows carry the scope id."""
+    pop = Population()
+    try:
+        index, _ = pop._veth()
+        ip("addr", "add", "febf:ffff::1/64", "dev", VETH_A, "nodad")
+        pop.listener(socket.AF_INET6, "febf:ffff::1", scope_id=index)
+        want = scopes_as_backend_reports(expected(pop, "tcp6"), backend)
+        assert [r.local_scope_id for r in want] == [0 if backend == "proc" else index]
+        assert table(tcptable, socket.AF_INET6) == want
+        assert scopes_as_backend_reports(ss_rows(socket.AF_INET6), backend) == want
+    finally:
+        pop.close()
