@@ -44,6 +44,18 @@ SS_STATES = {
     "CLOSING": "CLOSING",
 }
 
+# The keys of a `--json` line / row_dict(), in the order.
+JSON_KEYS = [
+    "family",
+    "state",
+    "local_addr",
+    "local_port",
+    "local_scope_id",
+    "remote_addr",
+    "remote_port",
+    "remote_scope_id",
+]
+
 FAMILY_NAME = {socket.AF_INET: "tcp4", socket.AF_INET6: "tcp6"}
 ZERO = {socket.AF_INET: "0.0.0.0", socket.AF_INET6: "::"}
 

@@ -3,18 +3,8 @@
 import json
 
 import tcptable
+from oracles import JSON_KEYS
 from tcptable.format import endpoint, local_endpoint, remote_endpoint, row_dict, table_text
-
-KEYS = [
-    "family",
-    "state",
-    "local_addr",
-    "local_port",
-    "local_scope_id",
-    "remote_addr",
-    "remote_port",
-    "remote_scope_id",
-]
 
 
 def test_endpoint_forms():
@@ -32,7 +22,7 @@ def test_row_dict_and_endpoints_of_real_rows(population):
     assert v6 and v4
     for row in v6:
         d = row_dict(row)
-        assert list(d) == KEYS
+        assert list(d) == JSON_KEYS
         assert d == {
             "family": "tcp6",
             "state": row.state.name,
@@ -47,7 +37,7 @@ def test_row_dict_and_endpoints_of_real_rows(population):
         assert local_endpoint(row) == f"[{row.local_addr}%{row.local_scope_id}]:{row.local_port}"
     for row in v4:
         d = row_dict(row)
-        assert list(d) == KEYS
+        assert list(d) == JSON_KEYS
         assert (d["family"], d["local_scope_id"], d["remote_scope_id"]) == ("tcp4", 0, 0)
         assert remote_endpoint(row) == "0.0.0.0:0"
 
