@@ -1,6 +1,7 @@
-"""Make socket(AF_NETLINK, ...) fail with a chosen errno in one thread, the way
-a seccomp sandbox (or RestrictAddressFamilies) does, to reach the /proc
-fallback for real.  x86_64 only: the filter checks the syscall number there."""
+"""Make one system call fail with a chosen errno, the way a seccomp sandbox (or
+RestrictAddressFamilies) does: socket(AF_NETLINK, ...) to reach the /proc
+fallback for real, recvmsg()/read() to interrupt a dump.  x86_64 only: the
+filter checks x86_64 syscall numbers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import struct
 import threading
 
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
-AUDIT_ARCH_X86_64, NR_SOCKET, AF_NETLINK = 0xC000003E, 41, 16
+AUDIT_ARCH_X86_64, AF_NETLINK = 0xC000003E, 16
+NR_READ, NR_SOCKET, NR_RECVMSG = 0, 41, 47
 RET_ALLOW, RET_ERRNO = 0x7FFF0000, 0x00050000
 LD_ABS, JEQ, RET = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
 
@@ -19,23 +21,26 @@ def supported() -> bool:
     return platform.machine() == "x86_64"
 
 
-def _program(errno: int) -> bytes:
+def _program(nr: int, errno: int, arg0: int | None) -> bytes:
+    """Fail syscall nr (with first argument arg0, if given) with errno."""
+    fail = [(RET, 0, 0, RET_ERRNO | errno)]
+    if arg0 is not None:
+        fail = [(LD_ABS, 0, 0, 16), (JEQ, 0, 1, arg0), *fail]  # seccomp_data.args[0], low half
     insns = [
         (LD_ABS, 0, 0, 4),  # seccomp_data.arch
-        (JEQ, 0, 5, AUDIT_ARCH_X86_64),
+        (JEQ, 0, len(fail) + 2, AUDIT_ARCH_X86_64),
         (LD_ABS, 0, 0, 0),  # seccomp_data.nr
-        (JEQ, 0, 3, NR_SOCKET),
-        (LD_ABS, 0, 0, 16),  # seccomp_data.args[0], low half
-        (JEQ, 0, 1, AF_NETLINK),
-        (RET, 0, 0, RET_ERRNO | errno),
+        (JEQ, 0, len(fail), nr),
+        *fail,
         (RET, 0, 0, RET_ALLOW),
     ]
     return b"".join(struct.pack("=HBBI", *insn) for insn in insns)
 
 
-def _install(errno: int) -> None:
+def install(nr: int, errno: int, arg0: int | None = None) -> None:
+    """Filter the calling thread (and threads it starts) for good."""
     libc = ctypes.CDLL(None, use_errno=True)
-    code = ctypes.create_string_buffer(_program(errno))
+    code = ctypes.create_string_buffer(_program(nr, errno, arg0))
 
     class Prog(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
@@ -56,7 +61,7 @@ def call_without_netlink(errno: int, fn, *args, **kwargs):
 
     def run() -> None:
         try:
-            _install(errno)
+            install(NR_SOCKET, errno, AF_NETLINK)
             outcome["value"] = fn(*args, **kwargs)
         except BaseException as exc:  # handed to the caller
             outcome["error"] = exc
