@@ -215,3 +215,20 @@ def test_os_error_of_the_netlink_backend_exits_1_with_one_line(netns):
 def test_help_exits_0():
     result = run("--help")
     assert result.returncode == 0 and "--count" in result.stdout
+
+
+def test_a_reader_that_left_ends_it_quietly(netns):
+    """stdout is a pipe nobody reads any more: no traceback, status 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tcptable"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")

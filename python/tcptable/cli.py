@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 
@@ -79,5 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # a bad TCPTABLE_BACKEND: a usage error, like a bad option
         print(f"tcptable: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left early (tcptable | head): end quietly, without the
+        # traceback Python would print when flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
