@@ -232,3 +232,8 @@ def test_a_reader_that_left_ends_it_quietly(netns):
     finally:
         os.close(write_end)
     assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_listening_adds_listen_to_the_states(population):
+    got = parse_json(ok("-l", "--state", "CLOSE_WAIT", "--json"))
+    assert got == only(everything(population), state={"LISTEN", "CLOSE_WAIT"})

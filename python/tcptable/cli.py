@@ -32,7 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     family.add_argument(
         "-6", dest="family", action="store_const", const=socket.AF_INET6, help="IPv6 only"
     )
-    p.add_argument("-l", "--listening", action="store_true", help="listening sockets only")
+    p.add_argument(
+        "-l",
+        "--listening",
+        action="store_true",
+        help="listening sockets (adds LISTEN to any --state)",
+    )
     p.add_argument(
         "--state",
         type=_state,
