@@ -1,7 +1,9 @@
 """The row types, TcpState, and what the installed package ships."""
 
+import collections
 import pathlib
 import pickle
+import socket
 
 import pytest
 import tcptable
@@ -98,3 +100,24 @@ def test_typing_files_are_installed():
         assert name in text
     # The tests import the installed package, not the source tree.
     assert "site-packages" in str(package) or "dist-packages" in str(package)
+
+
+def test_state_names_replace_psutil_status_on_real_rows(population, backend):
+    """psutil.net_connections() on the same population: row.state.name is
+    psutil's status for every connection."""
+    psutil = pytest.importorskip("psutil")
+    theirs = collections.Counter(
+        (c.family, c.status, c.laddr.ip, c.laddr.port, *(c.raddr or ("", 0)))
+        for c in psutil.net_connections(kind="tcp")
+    )
+    ours = collections.Counter(
+        (
+            socket.AF_INET6 if isinstance(r, Tcp6Row) else socket.AF_INET,
+            r.state.name,
+            r.local_addr,
+            r.local_port,
+            *((r.remote_addr, r.remote_port) if r.state is not TcpState.LISTEN else ("", 0)),
+        )
+        for r in tcptable.tcp6() + tcptable.tcp4()
+    )
+    assert ours == theirs
