@@ -1,0 +1,205 @@
+/* Windows: GetTcp6Table / GetTcpTable from iphlpapi (Vista and later).
+ *
+ * The API sizes its own buffer: a call with too small a buffer returns
+ * ERROR_INSUFFICIENT_BUFFER and the size it needed, but the table can grow
+ * before the next call, so the sizing is a loop with headroom.  Rows come
+ * unsorted (Order = FALSE): sorting is the glue's, identical everywhere. */
+#include <winsock2.h>
+#include <ws2tcpip.h> /* before iphlpapi.h, which declares GetTcp6Table only after it */
+#include <iphlpapi.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend_windows.h"
+
+/* GetTcpTable documents this NTSTATUS when the table changed size during the
+ * call; ntstatus.h clashes with winnt.h, so it is spelled out here. */
+#define TT_STATUS_UNSUCCESSFUL 0xC0000001UL
+
+/* Tries before giving up on a table that keeps growing.  Overridable only so
+ * a test build can prove the "never settles" error (-DTT_WIN_TRIES=1). */
+#ifndef TT_WIN_TRIES
+#define TT_WIN_TRIES 8
+#endif
+
+/* The first buffer: enough for a quiet machine's table, so one call usually
+ * does.  The test build makes it too small for any table (not even the row
+ * count fits), so every call goes through ERROR_INSUFFICIENT_BUFFER. */
+#ifdef TCPTABLE_TEST_TINY_FIRST_GUESS
+#define TT_WIN_FIRST_SIZE 1UL
+#else
+#define TT_WIN_FIRST_SIZE (64UL * 1024)
+#endif
+
+#define TT_STR_(x) #x
+#define TT_STR(x) TT_STR_(x)
+
+typedef struct {
+    const char *call;      /* step text of a failed call */
+    const char *unsettled; /* step text of a table that never stopped growing */
+    ULONG (*get)(void *table, ULONG *size);
+    int (*convert)(const void *table, ULONG size, tt_state_set states, tt_rows *out,
+                   tt_error *err);
+} table_api;
+
+static ULONG
+get_tcp6(void *table, ULONG *size)
+{
+    return GetTcp6Table(table, size, FALSE);
+}
+
+static ULONG
+get_tcp4(void *table, ULONG *size)
+{
+    return GetTcpTable(table, size, FALSE);
+}
+
+/* The MIB state as a row state, or 0 when the row is not wanted.  A number
+ * outside 1..12 has no TcpState: it is an error, never a dropped row. */
+static int
+wanted_state(unsigned long state, tt_state_set states, tt_error *err)
+{
+    if (state < 1 || state > TT_STATE_MAX) {
+        tt_fail(err, TT_ERR_PROTO, EINVAL, "the TCP table held a state outside 1..12");
+        return -1;
+    }
+    return TT_HAS_STATE(states, state) ? (int)state : 0;
+}
+
+/* Ports are in network order in the low 16 bits; the upper bits are
+ * undefined, hence the cast before ntohs(). */
+static uint16_t
+port_of(DWORD raw)
+{
+    return ntohs((u_short)raw);
+}
+
+static int
+convert_tcp6(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_error *err)
+{
+    const MIB_TCP6TABLE *t = buf;
+    size_t room = (size - offsetof(MIB_TCP6TABLE, table)) / sizeof(MIB_TCP6ROW);
+
+    if (size < offsetof(MIB_TCP6TABLE, table) || t->dwNumEntries > room)
+        return tt_fail(err, TT_ERR_PROTO, EINVAL, "GetTcp6Table() reported more rows than fit");
+    for (DWORD i = 0; i < t->dwNumEntries; i++) {
+        const MIB_TCP6ROW *src = &t->table[i];
+        int state = wanted_state((unsigned long)src->State, states, err);
+        tt_row *row;
+
+        if (state <= 0) {
+            if (state < 0)
+                return -1;
+            continue;
+        }
+        if ((row = tt_rows_push(out, err)) == NULL)
+            return -1;
+        row->state = (uint8_t)state;
+        memcpy(row->local_addr, &src->LocalAddr, 16);
+        /* The raw DWORD is the interface index, as .NET reads it (the
+         * documentation's ntohl() example is wrong). */
+        row->local_scope_id = src->dwLocalScopeId;
+        row->local_port = port_of(src->dwLocalPort);
+        if (state == TT_LISTEN) /* the remote end of a listener means nothing */
+            continue;
+        memcpy(row->remote_addr, &src->RemoteAddr, 16);
+        row->remote_scope_id = src->dwRemoteScopeId;
+        row->remote_port = port_of(src->dwRemotePort);
+    }
+    return 0;
+}
+
+static int
+convert_tcp4(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_error *err)
+{
+    const MIB_TCPTABLE *t = buf;
+    size_t room = (size - offsetof(MIB_TCPTABLE, table)) / sizeof(MIB_TCPROW);
+
+    if (size < offsetof(MIB_TCPTABLE, table) || t->dwNumEntries > room)
+        return tt_fail(err, TT_ERR_PROTO, EINVAL, "GetTcpTable() reported more rows than fit");
+    for (DWORD i = 0; i < t->dwNumEntries; i++) {
+        const MIB_TCPROW *src = &t->table[i];
+        int state = wanted_state((unsigned long)src->dwState, states, err);
+        tt_row *row;
+
+        if (state <= 0) {
+            if (state < 0)
+                return -1;
+            continue;
+        }
+        if ((row = tt_rows_push(out, err)) == NULL)
+            return -1;
+        row->state = (uint8_t)state;
+        memcpy(row->local_addr, &src->dwLocalAddr, 4); /* already network order */
+        row->local_port = port_of(src->dwLocalPort);
+        if (state == TT_LISTEN)
+            continue;
+        memcpy(row->remote_addr, &src->dwRemoteAddr, 4);
+        row->remote_port = port_of(src->dwRemotePort);
+    }
+    return 0;
+}
+
+static const table_api tcp6_api = {
+    "GetTcp6Table()",
+    "GetTcp6Table() (the table kept growing through " TT_STR(TT_WIN_TRIES) " calls)",
+    get_tcp6,
+    convert_tcp6,
+};
+
+static const table_api tcp4_api = {
+    "GetTcpTable()",
+    "GetTcpTable() (the table kept growing through " TT_STR(TT_WIN_TRIES) " calls)",
+    get_tcp4,
+    convert_tcp4,
+};
+
+/* The next buffer size: what the API asked for plus a quarter and a few rows
+ * more, so rows added before the next call still fit.  0 on overflow. */
+static ULONG
+with_headroom(ULONG needed)
+{
+    ULONG extra = needed / 4 + 64 * (ULONG)sizeof(MIB_TCP6ROW);
+    return needed > ULONG_MAX - extra ? 0 : needed + extra;
+}
+
+int
+tt_windows_dump(int family, tt_state_set states, tt_rows *out, tt_error *err,
+                unsigned *calls)
+{
+    const table_api *api = family == AF_INET6 ? &tcp6_api : &tcp4_api;
+    ULONG size = TT_WIN_FIRST_SIZE;
+    void *buf = NULL;
+
+    *calls = 0;
+    while (*calls < TT_WIN_TRIES) {
+        ULONG asked = size, rc;
+
+        if ((buf = malloc(size)) == NULL)
+            return tt_fail(err, TT_ERR_NOMEM, 0, "allocating the TCP table buffer");
+        rc = api->get(buf, &size);
+        ++*calls;
+        if (rc == NO_ERROR) {
+            int result = api->convert(buf, asked, states, out, err);
+            free(buf);
+            return result;
+        }
+        free(buf);
+        buf = NULL;
+        if (rc != ERROR_INSUFFICIENT_BUFFER && rc != TT_STATUS_UNSUCCESSFUL)
+            return tt_fail(err, TT_ERR_WIN, (long)rc, api->call);
+        /* STATUS_UNSUCCESSFUL leaves no size: grow from the buffer we had. */
+        if ((size = with_headroom(size > asked ? size : asked)) == 0)
+            return tt_fail(err, TT_ERR_NOMEM, 0, "sizing the TCP table buffer");
+    }
+    return tt_fail(err, TT_ERR_WIN, ERROR_INSUFFICIENT_BUFFER, api->unsettled);
+}
+
+int
+tt_backend_dump(int family, tt_state_set states, tt_rows *out, tt_error *err)
+{
+    unsigned calls;
+    return tt_windows_dump(family, states, out, err, &calls);
+}
