@@ -12,9 +12,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import resource
+import shutil
 import socket
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import tcptable
@@ -29,16 +32,20 @@ V4 = socket.AF_INET
 
 @pytest.fixture(scope="session")
 def wine_env(tmp_path_factory):
-    """The exes built once from ext/, and a throwaway prefix created once."""
+    """The exes built once from ext/, and a throwaway prefix (~700 MB) made once."""
     reason = wine.missing_tools()
     if reason:
         skip_or_fail(reason, wine.REQUIRE)
     bindir = wine.build(tmp_path_factory.mktemp("wine-bin"))
-    env = wine.Wine(tmp_path_factory.mktemp("wine-prefix"), bindir)
-    first = env.run("tcptable_dump", "4", "--state", "1")  # creates the prefix (~7 s)
-    assert first.returncode == 0, first.stderr
-    env.end_session()
-    return env
+    env = wine.Wine(Path(tempfile.mkdtemp(prefix="tcptable-wineprefix-")), bindir)
+    try:
+        first = env.run("tcptable_dump", "4", "--state", "1")  # creates the prefix (~7 s)
+        assert first.returncode == 0, first.stderr
+        env.end_session()
+        yield env
+    finally:
+        env.end_session()
+        shutil.rmtree(env.prefix, ignore_errors=True)
 
 
 @pytest.fixture
