@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import resource
 import shutil
 import socket
 import tempfile
@@ -255,6 +254,8 @@ CHURN_BURST = 100
 
 
 def raise_fd_limit(needed: int) -> None:
+    import resource  # POSIX only: this module is collected on Windows too
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
         if hard != resource.RLIM_INFINITY and hard < needed:
