@@ -21,7 +21,7 @@
 /* Tries before giving up on a table that keeps growing.  Overridable only so
  * a test build can prove the "never settles" error (-DTT_WIN_TRIES=1). */
 #ifndef TT_WIN_TRIES
-#define TT_WIN_TRIES 8
+#define TT_WIN_TRIES 10
 #endif
 
 /* The first buffer: enough for a quiet machine's table, so one call usually
@@ -38,7 +38,7 @@
 
 typedef struct {
     const char *call;      /* step text of a failed call */
-    const char *unsettled; /* step text of a table that never stopped growing */
+    const char *unsettled; /* step text of a table that never settled */
     ULONG (*get)(void *table, ULONG *size);
     int (*convert)(const void *table, ULONG size, tt_state_set states, tt_rows *out,
                    tt_error *err);
@@ -144,14 +144,14 @@ convert_tcp4(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_
 
 static const table_api tcp6_api = {
     "GetTcp6Table()",
-    "GetTcp6Table() (the table kept growing through " TT_STR(TT_WIN_TRIES) " calls)",
+    "GetTcp6Table() (" TT_STR(TT_WIN_TRIES) " calls, the table never settled)",
     get_tcp6,
     convert_tcp6,
 };
 
 static const table_api tcp4_api = {
     "GetTcpTable()",
-    "GetTcpTable() (the table kept growing through " TT_STR(TT_WIN_TRIES) " calls)",
+    "GetTcpTable() (" TT_STR(TT_WIN_TRIES) " calls, the table never settled)",
     get_tcp4,
     convert_tcp4,
 };
@@ -165,41 +165,64 @@ with_headroom(ULONG needed)
     return needed > ULONG_MAX - extra ? 0 : needed + extra;
 }
 
+/* Counts a failed call whose code is worth repeating, or returns 0.  Those
+ * codes mean the table changed size while the call was sizing it:
+ * ERROR_INSUFFICIENT_BUFFER (our buffer), STATUS_UNSUCCESSFUL (GetTcpTable's
+ * documented "call again"), and ERROR_OUTOFMEMORY, which Wine 8's NSI layer
+ * returns when its own five sizing attempts all lost the race against a
+ * growing table (seen under churn).  A code that persists is still reported,
+ * as the API's own code, once the tries run out. */
+static int
+count_retry(ULONG rc, tt_win_calls *calls)
+{
+    switch (rc) {
+    case ERROR_INSUFFICIENT_BUFFER:
+        calls->insufficient_buffer++;
+        return 1;
+    case TT_STATUS_UNSUCCESSFUL:
+        calls->unsuccessful++;
+        return 1;
+    case ERROR_OUTOFMEMORY:
+        calls->out_of_memory++;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int
 tt_windows_dump(int family, tt_state_set states, tt_rows *out, tt_error *err,
-                unsigned *calls)
+                tt_win_calls *calls)
 {
     const table_api *api = family == AF_INET6 ? &tcp6_api : &tcp4_api;
-    ULONG size = TT_WIN_FIRST_SIZE;
-    void *buf = NULL;
+    ULONG size = TT_WIN_FIRST_SIZE, rc = NO_ERROR;
 
-    *calls = 0;
-    while (*calls < TT_WIN_TRIES) {
-        ULONG asked = size, rc;
+    memset(calls, 0, sizeof(*calls));
+    while (calls->calls < TT_WIN_TRIES) {
+        ULONG asked = size;
+        void *buf = malloc(size);
+        int result;
 
-        if ((buf = malloc(size)) == NULL)
+        if (buf == NULL)
             return tt_fail(err, TT_ERR_NOMEM, 0, "allocating the TCP table buffer");
         rc = api->get(buf, &size);
-        ++*calls;
-        if (rc == NO_ERROR) {
-            int result = api->convert(buf, asked, states, out, err);
-            free(buf);
-            return result;
-        }
+        calls->calls++;
+        result = rc == NO_ERROR ? api->convert(buf, asked, states, out, err) : 0;
         free(buf);
-        buf = NULL;
-        if (rc != ERROR_INSUFFICIENT_BUFFER && rc != TT_STATUS_UNSUCCESSFUL)
+        if (rc == NO_ERROR)
+            return result;
+        if (!count_retry(rc, calls))
             return tt_fail(err, TT_ERR_WIN, (long)rc, api->call);
-        /* STATUS_UNSUCCESSFUL leaves no size: grow from the buffer we had. */
+        /* Only ERROR_INSUFFICIENT_BUFFER sets a size: else grow what we had. */
         if ((size = with_headroom(size > asked ? size : asked)) == 0)
             return tt_fail(err, TT_ERR_NOMEM, 0, "sizing the TCP table buffer");
     }
-    return tt_fail(err, TT_ERR_WIN, ERROR_INSUFFICIENT_BUFFER, api->unsettled);
+    return tt_fail(err, TT_ERR_WIN, (long)rc, api->unsettled);
 }
 
 int
 tt_backend_dump(int family, tt_state_set states, tt_rows *out, tt_error *err)
 {
-    unsigned calls;
+    tt_win_calls calls;
     return tt_windows_dump(family, states, out, err, &calls);
 }

@@ -5,9 +5,10 @@
  *
  * prints one JSON object per row.  --until FILE polls again and again until
  * FILE exists (a churn test creates it); --stats adds, after every poll, a line
- * {"poll": i, "rows": n, "calls": c} where c counts the table calls the
- * sizing loop made.  A failure prints one line on stderr and exits 1; bad
- * usage exits 2. */
+ * {"poll": i, "rows": n, "calls": c, "insufficient_buffer": a,
+ * "unsuccessful": b, "out_of_memory": m}: the table calls the sizing loop
+ * made, and how many failed with each code it calls again on.  A failure
+ * prints one line on stderr and exits 1; bad usage exits 2. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,12 +87,12 @@ poll_once(const options *opt, unsigned long poll)
 {
     tt_rows rows = {NULL, 0, 0};
     tt_error err = {TT_OK, 0, NULL};
-    unsigned calls = 0;
+    tt_win_calls calls;
 
     if (tt_windows_dump(opt->family, opt->states, &rows, &err, &calls) < 0) {
         tt_rows_free(&rows);
         fprintf(stderr, "tcptable_dump: %s failed: error %ld (kind %d) after %u calls\n",
-                err.step, err.code, (int)err.kind, calls);
+                err.step, err.code, (int)err.kind, calls.calls);
         return -1;
     }
     if (opt->sort)
@@ -99,8 +100,10 @@ poll_once(const options *opt, unsigned long poll)
     for (size_t i = 0; i < rows.len; i++)
         print_row(opt->family, &rows.rows[i]);
     if (opt->stats)
-        printf("{\"poll\": %lu, \"rows\": %lu, \"calls\": %u}\n", poll,
-               (unsigned long)rows.len, calls);
+        printf("{\"poll\": %lu, \"rows\": %lu, \"calls\": %u, \"insufficient_buffer\": %u, "
+               "\"unsuccessful\": %u, \"out_of_memory\": %u}\n",
+               poll, (unsigned long)rows.len, calls.calls, calls.insufficient_buffer,
+               calls.unsuccessful, calls.out_of_memory);
     tt_rows_free(&rows);
     return fflush(stdout) == 0 ? 0 : -1;
 }
