@@ -56,16 +56,35 @@ get_tcp4(void *table, ULONG *size)
     return GetTcpTable(table, size, FALSE);
 }
 
-/* The MIB state as a row state, or 0 when the row is not wanted.  A number
- * outside 1..12 has no TcpState: it is an error, never a dropped row. */
+/* Reads the row count of a table the call filled (`size` bytes: a DWORD
+ * count, then rows of `row_size` from offset `header`), checking they fit. */
 static int
-wanted_state(unsigned long state, tt_state_set states, tt_error *err)
+count_entries(const void *table, ULONG size, size_t header, size_t row_size, const char *step,
+              DWORD *count, tt_error *err)
 {
-    if (state < 1 || state > TT_STATE_MAX) {
-        tt_fail(err, TT_ERR_PROTO, EINVAL, "the TCP table held a state outside 1..12");
+    if (size < header)
+        return tt_fail(err, TT_ERR_PROTO, EINVAL, step);
+    *count = *(const DWORD *)table;
+    if (*count > (size - header) / row_size)
+        return tt_fail(err, TT_ERR_PROTO, EINVAL, step);
+    return 0;
+}
+
+/* Sets *row to a new row of `out` in `state`, or to NULL when the state is
+ * not wanted.  A number outside 1..12 has no TcpState: it is an error, never
+ * a dropped row. */
+static int
+start_row(unsigned long state, tt_state_set states, tt_rows *out, tt_row **row, tt_error *err)
+{
+    *row = NULL;
+    if (state < 1 || state > TT_STATE_MAX)
+        return tt_fail(err, TT_ERR_PROTO, EINVAL, "the TCP table held a state outside 1..12");
+    if (!TT_HAS_STATE(states, state))
+        return 0;
+    if ((*row = tt_rows_push(out, err)) == NULL)
         return -1;
-    }
-    return TT_HAS_STATE(states, state) ? (int)state : 0;
+    (*row)->state = (uint8_t)state;
+    return 0;
 }
 
 /* Ports are in network order in the low 16 bits; the upper bits are
@@ -80,29 +99,25 @@ static int
 convert_tcp6(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_error *err)
 {
     const MIB_TCP6TABLE *t = buf;
-    size_t room = (size - offsetof(MIB_TCP6TABLE, table)) / sizeof(MIB_TCP6ROW);
+    DWORD count = 0;
 
-    if (size < offsetof(MIB_TCP6TABLE, table) || t->dwNumEntries > room)
-        return tt_fail(err, TT_ERR_PROTO, EINVAL, "GetTcp6Table() reported more rows than fit");
-    for (DWORD i = 0; i < t->dwNumEntries; i++) {
+    if (count_entries(buf, size, offsetof(MIB_TCP6TABLE, table), sizeof(MIB_TCP6ROW),
+                      "GetTcp6Table() reported more rows than fit", &count, err) < 0)
+        return -1;
+    for (DWORD i = 0; i < count; i++) {
         const MIB_TCP6ROW *src = &t->table[i];
-        int state = wanted_state((unsigned long)src->State, states, err);
         tt_row *row;
 
-        if (state <= 0) {
-            if (state < 0)
-                return -1;
-            continue;
-        }
-        if ((row = tt_rows_push(out, err)) == NULL)
+        if (start_row((unsigned long)src->State, states, out, &row, err) < 0)
             return -1;
-        row->state = (uint8_t)state;
+        if (row == NULL)
+            continue;
         memcpy(row->local_addr, &src->LocalAddr, 16);
         /* The raw DWORD is the interface index, as .NET reads it (the
          * documentation's ntohl() example is wrong). */
         row->local_scope_id = src->dwLocalScopeId;
         row->local_port = port_of(src->dwLocalPort);
-        if (state == TT_LISTEN) /* the remote end of a listener means nothing */
+        if (row->state == TT_LISTEN) /* the remote end of a listener means nothing */
             continue;
         memcpy(row->remote_addr, &src->RemoteAddr, 16);
         row->remote_scope_id = src->dwRemoteScopeId;
@@ -115,26 +130,22 @@ static int
 convert_tcp4(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_error *err)
 {
     const MIB_TCPTABLE *t = buf;
-    size_t room = (size - offsetof(MIB_TCPTABLE, table)) / sizeof(MIB_TCPROW);
+    DWORD count = 0;
 
-    if (size < offsetof(MIB_TCPTABLE, table) || t->dwNumEntries > room)
-        return tt_fail(err, TT_ERR_PROTO, EINVAL, "GetTcpTable() reported more rows than fit");
-    for (DWORD i = 0; i < t->dwNumEntries; i++) {
+    if (count_entries(buf, size, offsetof(MIB_TCPTABLE, table), sizeof(MIB_TCPROW),
+                      "GetTcpTable() reported more rows than fit", &count, err) < 0)
+        return -1;
+    for (DWORD i = 0; i < count; i++) {
         const MIB_TCPROW *src = &t->table[i];
-        int state = wanted_state((unsigned long)src->dwState, states, err);
         tt_row *row;
 
-        if (state <= 0) {
-            if (state < 0)
-                return -1;
-            continue;
-        }
-        if ((row = tt_rows_push(out, err)) == NULL)
+        if (start_row((unsigned long)src->dwState, states, out, &row, err) < 0)
             return -1;
-        row->state = (uint8_t)state;
+        if (row == NULL)
+            continue;
         memcpy(row->local_addr, &src->dwLocalAddr, 4); /* already network order */
         row->local_port = port_of(src->dwLocalPort);
-        if (state == TT_LISTEN)
+        if (row->state == TT_LISTEN)
             continue;
         memcpy(row->remote_addr, &src->dwRemoteAddr, 4);
         row->remote_port = port_of(src->dwRemotePort);
