@@ -77,7 +77,8 @@ def ends(sock: socket.socket) -> tuple:
 
 
 def build_population(pop: Population) -> tuple[Counter, Counter]:
-    """Sockets in every state Linux shows, and the rows they must give, per family."""
+    """Sockets in LISTEN, SYN_SENT, ESTABLISHED, FIN_WAIT2, CLOSE_WAIT and TIME_WAIT,
+    dual-stack and link-local, and the rows they must give: (IPv6, IPv4) counters."""
     rows = {V6: Counter(), V4: Counter()}
 
     def add(family, state, local, lport, remote, rport):
@@ -130,7 +131,8 @@ def build_population(pop: Population) -> tuple[Counter, Counter]:
 
 
 @pytest.fixture
-def population(netns):
+def sockets(netns):
+    """A fresh population in this test's namespace: (pop, IPv6 rows, IPv4 rows)."""
     pop = Population()
     try:
         yield (pop, *build_population(pop))
@@ -174,8 +176,8 @@ def check_shape(rows: list[dict], family: int) -> None:
 
 
 @pytest.mark.parametrize("family", [V6, V4], ids=["tcp6", "tcp4"])
-def test_rows_match_own_sockets_and_linux_backend(win, population, family):
-    _, expected6, expected4 = population
+def test_rows_match_own_sockets_and_linux_backend(win, sockets, family):
+    _, expected6, expected4 = sockets
     expected = expected6 if family == V6 else expected4
     result = dump(win, "tcptable_dump", family)
     win.check_namespace()
@@ -187,11 +189,12 @@ def test_rows_match_own_sockets_and_linux_backend(win, population, family):
     assert linux_keys(linux) == expected
     if family == V6:
         # The one scope id Wine reports faithfully: 0 for the unspecified address.
-        assert all(r["local_scope_id"] == 0 for r in rows if r["local_addr"] == "::")
+        unspecified = [r["local_scope_id"] for r in rows if r["local_addr"] == "::"]
+        assert unspecified == [0]  # the dual-stack listener
 
 
 @pytest.mark.parametrize("family", [V6, V4], ids=["tcp6", "tcp4"])
-def test_sort_is_the_shared_order(win, population, family):
+def test_sort_is_the_shared_order(win, sockets, family):
     rows = dump(win, "tcptable_dump", family, "--sort").rows()
 
     # Independent order: address bytes, port, remote address bytes, remote port.
@@ -213,8 +216,8 @@ def test_sort_is_the_shared_order(win, population, family):
 
 
 @pytest.mark.parametrize("family", [V6, V4], ids=["tcp6", "tcp4"])
-def test_state_filter(win, population, family):
-    _, expected6, expected4 = population
+def test_state_filter(win, sockets, family):
+    _, expected6, expected4 = sockets
     expected = expected6 if family == V6 else expected4
     wanted = {TcpState.LISTEN, TcpState.SYN_SENT, TcpState.TIME_WAIT}
     args = [a for s in sorted(wanted) for a in ("--state", str(int(s)))]
@@ -225,8 +228,8 @@ def test_state_filter(win, population, family):
 
 
 @pytest.mark.parametrize("family", [V6, V4], ids=["tcp6", "tcp4"])
-def test_tiny_first_guess_resizes_every_call(win, population, family):
-    _, expected6, expected4 = population
+def test_tiny_first_guess_resizes_every_call(win, sockets, family):
+    _, expected6, expected4 = sockets
     expected = expected6 if family == V6 else expected4
     result = dump(win, "tcptable_dump_tiny", family, "--stats")
     (stats,) = result.stats()
@@ -238,7 +241,7 @@ def test_tiny_first_guess_resizes_every_call(win, population, family):
     assert Counter(map(key, result.rows())) == expected
 
 
-def test_table_that_never_settles_is_an_error(win, population):
+def test_table_that_never_settles_is_an_error(win, sockets):
     # One try with the 1-byte first buffer: the table "never fits".
     result = win.run("tcptable_dump_never", "6")
     assert result.returncode == 1
