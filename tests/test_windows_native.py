@@ -60,6 +60,8 @@ def powershell_rows(ports: set[int]) -> set[tuple]:
     for r in data if isinstance(data, list) else [data]:
         if r["LocalPort"] not in ports and r["RemotePort"] not in ports:
             continue
+        if r["State"] not in PS_STATES:
+            continue  # "Bound" (100): a PowerShell-only state, in no MIB table
         local, lscope = split_scope(r["LocalAddress"])
         remote, rscope = split_scope(r["RemoteAddress"])
         family = 6 if ":" in local else 4
