@@ -251,6 +251,21 @@ raise_backend_error(const tt_error *err)
     case TT_ERR_PROTO:
         set_os_error(err->code, err->step);
         return;
+#ifdef MS_WINDOWS
+    case TT_ERR_WIN: {
+        /* What PyErr_SetFromWindowsErr(code) builds, OSError(errno, text,
+         * None, winerror) with errno and the subclass derived from winerror,
+         * but with text naming the call that failed. */
+        PyObject *args;
+        PyOS_snprintf(message, sizeof(message), "%s failed", err->step);
+        args = Py_BuildValue("(isOl)", 0, message, Py_None, err->code);
+        if (args != NULL) {
+            PyErr_SetObject(PyExc_OSError, args);
+            Py_DECREF(args);
+        }
+        return;
+    }
+#endif
     default:
         PyOS_snprintf(message, sizeof(message), "%s failed: %s",
                       err->step, strerror((int)err->code));

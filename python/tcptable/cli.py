@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 
@@ -17,19 +18,33 @@ def _state(name: str) -> TcpState:
         return TcpState[name.upper()]
     except KeyError:
         choices = ", ".join(s.name for s in TcpState)
-        raise argparse.ArgumentTypeError(f"unknown state {name!r} (choose from {choices})") from None
+        raise argparse.ArgumentTypeError(
+            f"unknown state {name!r} (choose from {choices})"
+        ) from None
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tcptable", description=__doc__)
     family = p.add_mutually_exclusive_group()
-    family.add_argument("-4", dest="family", action="store_const", const=socket.AF_INET,
-                        help="IPv4 only")
-    family.add_argument("-6", dest="family", action="store_const", const=socket.AF_INET6,
-                        help="IPv6 only")
-    p.add_argument("-l", "--listening", action="store_true", help="listening sockets only")
-    p.add_argument("--state", type=_state, action="append", metavar="NAME",
-                   help="keep only this state (repeatable), e.g. ESTABLISHED")
+    family.add_argument(
+        "-4", dest="family", action="store_const", const=socket.AF_INET, help="IPv4 only"
+    )
+    family.add_argument(
+        "-6", dest="family", action="store_const", const=socket.AF_INET6, help="IPv6 only"
+    )
+    p.add_argument(
+        "-l",
+        "--listening",
+        action="store_true",
+        help="listening sockets (adds LISTEN to any --state)",
+    )
+    p.add_argument(
+        "--state",
+        type=_state,
+        action="append",
+        metavar="NAME",
+        help="keep only this state (repeatable), e.g. ESTABLISHED",
+    )
     p.add_argument("--sort", action="store_true", help="order rows as the Windows API does")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per row per line")
@@ -67,5 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"tcptable: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    sys.stdout.write(text)
+    except ValueError as exc:  # a bad TCPTABLE_BACKEND: a usage error, like a bad option
+        print(f"tcptable: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left early (tcptable | head): end quietly, without the
+        # traceback Python would print when flushing stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0

@@ -62,5 +62,9 @@ def table_text(rows: Iterable[Row]) -> str:
     widths = [max([len(header[i])] + [len(line[i]) for line in lines]) for i in range(3)]
     out = []
     for cells in [header, *lines]:
-        out.append("  ".join(cell.ljust(w) for cell, w in zip(cells, widths)) + "  " + cells[3])
+        out.append(
+            "  ".join(cell.ljust(w) for cell, w in zip(cells[:3], widths, strict=True))
+            + "  "
+            + cells[3]
+        )
     return "\n".join(out) + "\n"

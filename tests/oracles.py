@@ -1,0 +1,176 @@
+"""Independent views of the TCP table, written here without tcptable's code.
+
+Every view yields rows as plain tuples (see ``Row``) so that tcptable's rows,
+``ss``'s output, a parse of /proc/net/tcp{,6} and the test's own sockets can be
+compared as multisets.
+"""
+
+from __future__ import annotations
+
+import collections
+import socket
+import subprocess
+import sys
+from typing import NamedTuple
+
+# Linux state numbers (include/net/tcp_states.h) -> TcpState names.
+LINUX_STATES = {
+    1: "ESTABLISHED",
+    2: "SYN_SENT",
+    3: "SYN_RECV",
+    4: "FIN_WAIT1",
+    5: "FIN_WAIT2",
+    6: "TIME_WAIT",
+    7: "CLOSE",
+    8: "CLOSE_WAIT",
+    9: "LAST_ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+    12: "SYN_RECV",  # NEW_SYN_RECV
+}
+
+# ss's state words -> TcpState names.
+SS_STATES = {
+    "ESTAB": "ESTABLISHED",
+    "SYN-SENT": "SYN_SENT",
+    "SYN-RECV": "SYN_RECV",
+    "FIN-WAIT-1": "FIN_WAIT1",
+    "FIN-WAIT-2": "FIN_WAIT2",
+    "TIME-WAIT": "TIME_WAIT",
+    "UNCONN": "CLOSE",
+    "CLOSE-WAIT": "CLOSE_WAIT",
+    "LAST-ACK": "LAST_ACK",
+    "LISTEN": "LISTEN",
+    "CLOSING": "CLOSING",
+}
+
+# The keys of a `--json` line / row_dict(), in the issue's order.
+JSON_KEYS = [
+    "family",
+    "state",
+    "local_addr",
+    "local_port",
+    "local_scope_id",
+    "remote_addr",
+    "remote_port",
+    "remote_scope_id",
+]
+
+FAMILY_NAME = {socket.AF_INET: "tcp4", socket.AF_INET6: "tcp6"}
+ZERO = {socket.AF_INET: "0.0.0.0", socket.AF_INET6: "::"}
+
+
+class Row(NamedTuple):
+    family: str  # "tcp4" or "tcp6"
+    state: str
+    local_addr: str
+    local_scope_id: int
+    local_port: int
+    remote_addr: str
+    remote_scope_id: int
+    remote_port: int
+
+
+def from_tcptable(row) -> Row:
+    """A tcptable row as a plain Row (IPv4 rows get scope ids of 0)."""
+    if len(row) == 7:
+        return Row("tcp6", row.state.name, *row[1:])
+    return Row("tcp4", row.state.name, row[1], 0, row[2], row[3], 0, row[4])
+
+
+def table(module, family: int, **kwargs) -> collections.Counter:
+    rows = (module.tcp6 if family == socket.AF_INET6 else module.tcp4)(**kwargs)
+    return collections.Counter(from_tcptable(r) for r in rows)
+
+
+def without_scopes(rows: collections.Counter) -> collections.Counter:
+    return collections.Counter(
+        {r._replace(local_scope_id=0, remote_scope_id=0): n for r, n in rows.items()}
+    )
+
+
+def is_link_local(addr: str) -> bool:
+    if ":" not in addr:
+        return False
+    raw = socket.inet_pton(socket.AF_INET6, addr)
+    return raw[0] == 0xFE and raw[1] & 0xC0 == 0x80
+
+
+# ---- ss -------------------------------------------------------------------
+
+
+def _ss_endpoint(text: str, family: int) -> tuple[str, int, int]:
+    """``addr:port``, ``[addr]:port``, ``[addr]%ifname:port``, ``*:port``, ``*:*``."""
+    host, _, port = text.rpartition(":")
+    scope = 0
+    if "%" in host:
+        host, _, ifname = host.partition("%")
+        scope = socket.if_nametoindex(ifname)
+    host = host.strip("[]")
+    if host == "*":
+        host = ZERO[family]
+    return host, scope, 0 if port == "*" else int(port)
+
+
+def ss_rows(family: int) -> collections.Counter:
+    """``ss -tanH`` for one family.  ss prints no scope for the remote end:
+    it is taken to be the local one when the remote address is link-local."""
+    flag = "-6" if family == socket.AF_INET6 else "-4"
+    out = subprocess.run(["ss", "-tanH", flag], check=True, capture_output=True, text=True).stdout
+    rows = collections.Counter()
+    for line in out.splitlines():
+        state, _recvq, _sendq, local, remote, *_ = line.split()
+        name = SS_STATES[state]
+        laddr, lscope, lport = _ss_endpoint(local, family)
+        raddr, _, rport = _ss_endpoint(remote, family)
+        rscope = lscope if is_link_local(raddr) else 0
+        rows[Row(FAMILY_NAME[family], name, laddr, lscope, lport, raddr, rscope, rport)] += 1
+    return rows
+
+
+# ---- /proc/net/tcp{,6} ------------------------------------------------------
+
+
+def _proc_endpoint(text: str, family: int) -> tuple[str, int, int]:
+    """``HEXADDR:HEXPORT``; the address is 32-bit words printed in host order."""
+    hexaddr, port = text.split(":")
+    raw = b"".join(
+        int(hexaddr[i : i + 8], 16).to_bytes(4, sys.byteorder) for i in range(0, len(hexaddr), 8)
+    )
+    return socket.inet_ntop(family, raw), 0, int(port, 16)
+
+
+def proc_rows(family: int) -> collections.Counter:
+    """/proc/net/tcp or tcp6 (no scope ids there)."""
+    path = "/proc/net/tcp6" if family == socket.AF_INET6 else "/proc/net/tcp"
+    rows = collections.Counter()
+    with open(path) as f:
+        next(f)  # header
+        for line in f:
+            fields = line.split()
+            local = _proc_endpoint(fields[1], family)
+            remote = _proc_endpoint(fields[2], family)
+            state = LINUX_STATES[int(fields[3], 16)]
+            rows[Row(FAMILY_NAME[family], state, *local, *remote)] += 1
+    return rows
+
+
+# ---- the test's own sockets --------------------------------------------------
+
+
+def sockaddr_endpoint(family: int, sockaddr: tuple | None) -> tuple[str, int, int]:
+    """A getsockname()/getpeername() result as (addr, scope id, port)."""
+    if sockaddr is None:
+        return ZERO[family], 0, 0
+    addr = sockaddr[0].partition("%")[0]  # Python appends %ifname to link-local
+    scope = sockaddr[3] if family == socket.AF_INET6 else 0
+    return addr, scope, sockaddr[1]
+
+
+def socket_row(family: int, state: str, local: tuple, remote: tuple | None) -> Row:
+    return Row(
+        FAMILY_NAME[family],
+        state,
+        *sockaddr_endpoint(family, local),
+        *sockaddr_endpoint(family, remote),
+    )

@@ -1,0 +1,110 @@
+"""Bad arguments raise TypeError/ValueError naming the bad value; nothing crashes."""
+
+import re
+import socket
+
+import pytest
+import tcptable
+from tcptable import TcpState
+
+TABLES = [tcptable.tcp6, tcptable.tcp4]
+
+
+@pytest.mark.parametrize("fn", TABLES)
+@pytest.mark.parametrize("states", ["LISTEN", b"LISTEN", 5, TcpState.LISTEN, 3.5, object()])
+def test_states_that_are_not_an_iterable_of_states(fn, states):
+    with pytest.raises(TypeError, match="states") as info:
+        fn(states=states)
+    message = str(info.value)
+    assert repr(states) in message or type(states).__name__ in message
+
+
+@pytest.mark.parametrize("fn", TABLES)
+def test_a_str_is_named_in_the_error(fn):
+    with pytest.raises(TypeError, match="'LISTEN'"):
+        fn(states="LISTEN")
+
+
+@pytest.mark.parametrize("fn", TABLES)
+@pytest.mark.parametrize("value", [0, 13, -1, 2**70, -(2**70), 99])
+def test_unknown_state_numbers(fn, value):
+    with pytest.raises(ValueError, match=re.escape(str(value))):
+        fn(states=[TcpState.LISTEN, value])
+
+
+@pytest.mark.parametrize("fn", TABLES)
+@pytest.mark.parametrize("item", [True, False, 1.0, None, "LISTEN", b"\x02"])
+def test_state_items_of_the_wrong_type(fn, item):
+    with pytest.raises(TypeError, match=re.escape(repr(item))):
+        fn(states=[item])
+
+
+@pytest.mark.parametrize("fn", TABLES)
+@pytest.mark.parametrize("sort", [1, 0, "yes", None, 1.0])
+def test_sort_must_be_a_bool(fn, sort):
+    with pytest.raises(TypeError, match=re.escape(f"sort must be a bool, not {sort!r}")):
+        fn(sort=sort)
+
+
+@pytest.mark.parametrize("fn", TABLES)
+def test_arguments_are_keyword_only(fn):
+    with pytest.raises(TypeError):
+        fn(None)
+    with pytest.raises(TypeError):
+        fn(None, False)
+    with pytest.raises(TypeError, match="bogus"):
+        fn(bogus=1)
+
+
+@pytest.mark.parametrize("fn", TABLES)
+def test_an_exception_inside_the_states_iterable_propagates(fn):
+    class Boom(Exception):
+        pass
+
+    def states():
+        yield TcpState.LISTEN
+        raise Boom("from the iterable")
+
+    with pytest.raises(Boom, match="from the iterable"):
+        fn(states=states())
+
+
+def test_counts_family_type():
+    for family in ("x", 2.0, True, b"\x0a"):
+        with pytest.raises(TypeError, match="family"):
+            tcptable.counts(family=family)
+
+
+def test_counts_family_value():
+    for family in (99, 0, -1, 2**70, socket.AF_UNIX):
+        with pytest.raises(ValueError, match=re.escape(repr(family))):
+            tcptable.counts(family=family)
+
+
+def test_counts_accepts_none_and_both_families():
+    for family in (None, socket.AF_INET, socket.AF_INET6, int(socket.AF_INET6)):
+        got = tcptable.counts(family)
+        assert list(got) == list(TcpState) and all(isinstance(n, int) for n in got.values())
+
+
+def test_counts_argument_errors():
+    with pytest.raises(TypeError):
+        tcptable.counts(None, {TcpState.LISTEN})  # states is keyword-only
+    with pytest.raises(TypeError, match="unknown"):
+        tcptable.counts(unknown=1)
+    with pytest.raises(TypeError, match="'LISTEN'"):
+        tcptable.counts(states="LISTEN")
+    with pytest.raises(ValueError, match="13"):
+        tcptable.counts(states=[13])
+
+
+@pytest.mark.parametrize("call", [tcptable.tcp6, tcptable.tcp4, tcptable.counts])
+def test_an_unknown_backend_name_is_a_value_error(call, monkeypatch):
+    monkeypatch.setenv("TCPTABLE_BACKEND", "bogus")
+    with pytest.raises(ValueError, match="TCPTABLE_BACKEND"):
+        call()
+
+
+def test_an_empty_backend_name_means_the_default(monkeypatch):
+    monkeypatch.setenv("TCPTABLE_BACKEND", "")
+    assert isinstance(tcptable.tcp4(states={TcpState.LISTEN}), tuple)

@@ -1,0 +1,239 @@
+"""`python -m tcptable` and the `tcptable` script, run as subprocesses inside
+the namespace of the standard population (subprocesses inherit it)."""
+
+import collections
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+
+import pytest
+import tcptable
+from oracles import JSON_KEYS, Row
+from population import expected
+from tcptable import TcpState
+
+SCRIPT = pathlib.Path(sys.executable).parent / "tcptable"
+
+
+def run(*args, env=None, script=False):
+    command = [str(SCRIPT)] if script else [sys.executable, "-m", "tcptable"]
+    return subprocess.run(
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=30,
+    )
+
+
+def ok(*args, **kwargs):
+    result = run(*args, **kwargs)
+    assert (result.returncode, result.stderr) == (0, ""), result
+    return result.stdout
+
+
+def endpoint_text(addr, scope, port):
+    """The endpoint as the issue specifies it, written here independently."""
+    if ":" in addr:
+        return f"[{addr}%{scope}]:{port}" if scope else f"[{addr}]:{port}"
+    return f"{addr}:{port}"
+
+
+def text_lines(rows):
+    return collections.Counter(
+        (
+            "tcp6" if r.family == "tcp6" else "tcp",
+            endpoint_text(r.local_addr, r.local_scope_id, r.local_port),
+            endpoint_text(r.remote_addr, r.remote_scope_id, r.remote_port),
+            r.state,
+        )
+        for r in rows.elements()
+    )
+
+
+def parse_text(out):
+    lines = out.splitlines()
+    assert lines[0].split() == ["Proto", "Local", "Address", "Remote", "Address", "State"]
+    return collections.Counter(tuple(line.split()) for line in lines[1:])
+
+
+def parse_json(out):
+    rows = collections.Counter()
+    for line in out.splitlines():
+        obj = json.loads(line)
+        assert list(obj) == JSON_KEYS
+        rows[Row(*(obj[k] for k in Row._fields))] += 1
+    return rows
+
+
+def everything(population):
+    return expected(population, "tcp4") + expected(population, "tcp6")
+
+
+def only(rows, **fields):
+    return collections.Counter(
+        {r: n for r, n in rows.items() if all(getattr(r, k) in v for k, v in fields.items())}
+    )
+
+
+@pytest.mark.parametrize("script", [False, True], ids=["python-m", "script"])
+def test_text_table_shows_every_endpoint(population, script):
+    assert parse_text(ok(script=script)) == text_lines(everything(population))
+
+
+def test_text_table_through_the_proc_backend(population):
+    rows = everything(population)
+    rows = collections.Counter(
+        {r._replace(local_scope_id=0, remote_scope_id=0): n for r, n in rows.items()}
+    )
+    assert parse_text(ok(env={"TCPTABLE_BACKEND": "proc"})) == text_lines(rows)
+
+
+def test_json_rows(population):
+    assert parse_json(ok("--json")) == everything(population)
+
+
+@pytest.mark.parametrize("flag,family", [("-4", "tcp4"), ("-6", "tcp6")])
+def test_one_family(population, flag, family):
+    assert parse_json(ok(flag, "--json")) == expected(population, family)
+    assert parse_text(ok(flag)) == text_lines(expected(population, family))
+
+
+@pytest.mark.parametrize("flag", ["-l", "--listening"])
+def test_listening(population, flag):
+    assert parse_json(ok(flag, "--json")) == only(everything(population), state={"LISTEN"})
+
+
+def test_state_is_repeatable(population):
+    got = parse_json(ok("--state", "ESTABLISHED", "--state", "time_wait", "--json"))
+    want = only(everything(population), state={"ESTABLISHED", "TIME_WAIT"})
+    assert got == want and len(got) > 4
+
+
+def test_sort(population):
+    out = ok("--sort", "--json")
+    rows = [Row(*(json.loads(line)[k] for k in Row._fields)) for line in out.splitlines()]
+    assert collections.Counter(rows) == everything(population)
+
+    def key(r):
+        family = socket.AF_INET6 if r.family == "tcp6" else socket.AF_INET
+        return (
+            r.family != "tcp4",
+            socket.inet_pton(family, r.local_addr),
+            r.local_scope_id,
+            r.local_port,
+            socket.inet_pton(family, r.remote_addr),
+            r.remote_scope_id,
+            r.remote_port,
+        )
+
+    assert rows == sorted(rows, key=key)  # IPv4 first, each family in Windows order
+
+
+def test_count(population):
+    lines = ok("--count").splitlines()
+    got = {name: int(n) for name, n in (line.split() for line in lines)}
+    tally = collections.Counter(r.state for r in everything(population).elements())
+    assert got == {s.name: tally[s.name] for s in TcpState}
+    assert got == {s.name: n for s, n in tcptable.counts(None).items()}
+    six = {name: int(n) for name, n in (line.split() for line in ok("-6", "--count").splitlines())}
+    assert six == {s.name: n for s, n in tcptable.counts(socket.AF_INET6).items()}
+    listen = ok("-l", "--count").split()
+    assert listen == ["LISTEN", str(tally["LISTEN"])]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--bogus"],
+        ["--state", "BOGUS"],
+        ["--state"],
+        ["-4", "-6"],
+        ["--json", "--count"],
+        ["x"],
+    ],
+)
+def test_bad_options_exit_2(args):
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "usage: tcptable" in result.stderr
+
+
+def test_unknown_backend_exits_2_with_one_line(netns):
+    result = run(env={"TCPTABLE_BACKEND": "bogus"})
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.splitlines() == [
+        "tcptable: TCPTABLE_BACKEND must be 'netlink', 'proc' or unset"
+    ]
+
+
+def test_os_error_of_the_proc_backend_exits_1_with_one_line(netns):
+    """A mount namespace with an empty /proc: opening /proc/net/tcp fails."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs util-linux unshare")
+    result = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'mount -t tmpfs none /proc && exec "$@"',
+            "sh",
+            sys.executable,
+            "-m",
+            "tcptable",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TCPTABLE_BACKEND": "proc"},
+        timeout=30,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [
+        "tcptable: opening /proc/net/tcp failed: No such file or directory"
+    ]
+
+
+def test_os_error_of_the_netlink_backend_exits_1_with_one_line(netns):
+    """No file descriptor left: the netlink socket() fails with EMFILE."""
+    code = (
+        "import resource, shutil, sys; from tcptable.cli import main; "
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (3, 3)); sys.exit(main([]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == [f"tcptable: netlink socket() failed: {os.strerror(24)}"]
+
+
+def test_help_exits_0():
+    result = run("--help")
+    assert result.returncode == 0 and "--count" in result.stdout
+
+
+def test_a_reader_that_left_ends_it_quietly(netns):
+    """stdout is a pipe nobody reads any more: no traceback, status 1."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tcptable"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_listening_adds_listen_to_the_states(population):
+    got = parse_json(ok("-l", "--state", "CLOSE_WAIT", "--json"))
+    assert got == only(everything(population), state={"LISTEN", "CLOSE_WAIT"})

@@ -1,0 +1,61 @@
+"""Interrupted system calls: every EINTR lets Python signal handlers run; the
+dump restarts unless a handler raises, and then the call raises that.
+
+A child process filters recvmsg() (netlink) or read() (/proc) to fail with
+EINTR every time, and a repeating timer delivers SIGALRM."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import seccomp
+
+CHILD = textwrap.dedent(
+    """
+    import errno, signal, sys
+    import seccomp, tcptable
+
+    class Stop(Exception):
+        pass
+
+    calls = 0
+
+    def handler(signum, frame):
+        global calls
+        calls += 1
+        if calls == 3:  # the first two let the dump restart
+            raise Stop
+
+    signal.signal(signal.SIGALRM, handler)
+    seccomp.install(int(sys.argv[1]), errno.EINTR)
+    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+    try:
+        tcptable.tcp6()
+    except Stop:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        print("raised after", calls, "signals")
+    """
+)
+
+
+@pytest.mark.parametrize("backend,nr", [("netlink", seccomp.NR_RECVMSG), ("proc", seccomp.NR_READ)])
+def test_signal_handlers_run_and_may_raise(netns, backend, nr):
+    if not seccomp.supported():
+        pytest.skip("the seccomp filter of these tests is written for x86_64")
+    env = {
+        **os.environ,
+        "TCPTABLE_BACKEND": backend,
+        "PYTHONPATH": str(pathlib.Path(__file__).parent),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(nr)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "raised after 3 signals\n"

@@ -1,0 +1,123 @@
+"""The row types, TcpState, and what the installed package ships."""
+
+import collections
+import pathlib
+import pickle
+import socket
+
+import pytest
+import tcptable
+from tcptable import Tcp4Row, Tcp6Row, TcpState
+
+# From the issue: MIB_TCP_STATE numbers, psutil's status names.
+STATES = {
+    "CLOSE": 1,
+    "LISTEN": 2,
+    "SYN_SENT": 3,
+    "SYN_RECV": 4,
+    "ESTABLISHED": 5,
+    "FIN_WAIT1": 6,
+    "FIN_WAIT2": 7,
+    "CLOSE_WAIT": 8,
+    "CLOSING": 9,
+    "LAST_ACK": 10,
+    "TIME_WAIT": 11,
+    "DELETE_TCB": 12,
+}
+TCP6_FIELDS = (
+    "state",
+    "local_addr",
+    "local_scope_id",
+    "local_port",
+    "remote_addr",
+    "remote_scope_id",
+    "remote_port",
+)
+TCP4_FIELDS = ("state", "local_addr", "local_port", "remote_addr", "remote_port")
+
+
+def test_tcp_state_members():
+    assert {s.name: s.value for s in TcpState} == STATES
+    assert [s.value for s in TcpState] == list(range(1, 13))
+    assert all(isinstance(s, int) for s in TcpState)
+
+
+def test_state_names_equal_psutil_status_strings():
+    psutil = pytest.importorskip("psutil")
+    statuses = {getattr(psutil, n) for n in dir(psutil) if n.startswith("CONN_")}
+    statuses.discard(psutil.CONN_NONE)  # psutil's "no state" for UDP
+    assert statuses  # psutil on Linux lacks Windows' DELETE_TCB
+    for status in statuses:
+        assert TcpState[status].name == status
+
+
+@pytest.mark.parametrize("cls,fields", [(Tcp6Row, TCP6_FIELDS), (Tcp4Row, TCP4_FIELDS)])
+def test_row_type_fields(cls, fields):
+    assert cls.n_fields == cls.n_sequence_fields == len(fields)
+    assert cls.n_unnamed_fields == 0
+    assert cls.__match_args__ == fields
+    assert issubclass(cls, tuple)
+    assert cls.__module__ == "tcptable"
+
+
+def check_row(row, cls, fields):
+    assert type(row) is cls and isinstance(row, tuple)
+    assert len(row) == len(fields)
+    for i, name in enumerate(fields):
+        assert row[i] is getattr(row, name)
+    assert row.state is getattr(tcptable.TcpState, row.state.name)
+    assert type(row.state) is TcpState
+    for name in fields[1:]:
+        assert type(getattr(row, name)) is (str if name.endswith("_addr") else int), name
+    assert 0 <= row.local_port < 65536 and 0 <= row.remote_port < 65536
+
+
+def test_every_row_has_the_right_types(population, backend):
+    rows6, rows4 = tcptable.tcp6(), tcptable.tcp4()
+    assert rows6 and rows4
+    assert type(rows6) is tuple and type(rows4) is tuple
+    for row in rows6:
+        check_row(row, Tcp6Row, TCP6_FIELDS)
+        assert row.local_scope_id >= 0 and row.remote_scope_id >= 0
+    for row in rows4:
+        check_row(row, Tcp4Row, TCP4_FIELDS)
+
+
+def test_rows_pickle_round_trip(population, backend):
+    for row in tcptable.tcp6() + tcptable.tcp4():
+        back = pickle.loads(pickle.dumps(row))
+        assert back == row and type(back) is type(row)
+        assert back.state is row.state
+
+
+def test_typing_files_are_installed():
+    package = pathlib.Path(tcptable.__file__).parent
+    assert (package / "py.typed").is_file()
+    stub = package / "_tcptable.pyi"
+    assert stub.is_file()
+    text = stub.read_text()
+    for name in ("def tcp6", "def tcp4", "def counts", "class Tcp6Row", "class Tcp4Row"):
+        assert name in text
+    # The tests import the installed package, not the source tree.
+    assert "site-packages" in str(package) or "dist-packages" in str(package)
+
+
+def test_state_names_replace_psutil_status_on_real_rows(population, backend):
+    """psutil.net_connections() on the same population: row.state.name is
+    psutil's status for every connection."""
+    psutil = pytest.importorskip("psutil")
+    theirs = collections.Counter(
+        (c.family, c.status, c.laddr.ip, c.laddr.port, *(c.raddr or ("", 0)))
+        for c in psutil.net_connections(kind="tcp")
+    )
+    ours = collections.Counter(
+        (
+            socket.AF_INET6 if isinstance(r, Tcp6Row) else socket.AF_INET,
+            r.state.name,
+            r.local_addr,
+            r.local_port,
+            *((r.remote_addr, r.remote_port) if r.state is not TcpState.LISTEN else ("", 0)),
+        )
+        for r in tcptable.tcp6() + tcptable.tcp4()
+    )
+    assert ours == theirs
