@@ -89,14 +89,13 @@ poll_once(const options *opt, unsigned long poll)
     tt_error err = {TT_OK, 0, NULL};
     tt_win_calls calls;
 
-    if (tt_windows_dump(opt->family, opt->states, &rows, &err, &calls) < 0) {
+    if (tt_windows_dump(opt->family, opt->states, &rows, &err, &calls) < 0 ||
+        (opt->sort && tt_rows_sort(&rows, &err) < 0)) {
         tt_rows_free(&rows);
         fprintf(stderr, "tcptable_dump: %s failed: error %ld (kind %d) after %u calls\n",
                 err.step, err.code, (int)err.kind, calls.calls);
         return -1;
     }
-    if (opt->sort)
-        tt_rows_sort(&rows);
     for (size_t i = 0; i < rows.len; i++)
         print_row(opt->family, &rows.rows[i]);
     if (opt->stats)
