@@ -1,0 +1,33 @@
+"""benchmarks/bench.py still runs end to end (its figures are not judged here:
+no test relies on timing)."""
+
+import os
+import re
+import subprocess
+import sys
+
+from netns import skip_or_fail
+
+BENCH = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "bench.py")
+
+
+def test_benchmark_runs_and_its_limit_sees_the_same_table():
+    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)
+    if os.geteuid() != 0 or probe.returncode != 0:
+        skip_or_fail(f"the benchmark needs a network namespace (root): {probe.stderr.strip()}")
+    n = 200
+    out = subprocess.run(
+        [sys.executable, BENCH, "--connections", str(n), "--rounds", "1", "--polls", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # 1 only means a goal was missed, which tables this small are expected to do.
+    assert out.returncode in (0, 1), out.stderr
+    rows = re.search(r"(\d+) rows in the table \(bare dump: (\d+)\)", out.stdout)
+    assert rows, out.stdout
+    # n connections (two rows each) and the one listener of the one child.
+    assert int(rows[1]) == int(rows[2]) == 2 * n + 1
+    for call in ("bare C dump (limit)", "tcp6()", "tcp6(sort=True)", "counts()", "ss -t6 -anH"):
+        assert f"| `{call}` |" in out.stdout
+    assert "retained memory <= 260 bytes per row" in out.stdout
