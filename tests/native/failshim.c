@@ -1,0 +1,126 @@
+/* LD_PRELOAD shim that makes the real system calls and allocations the
+ * extension depends on fail, so its error paths run for real:
+ *   TT_SHIM_NETLINK_ERRNO=n     socket(AF_NETLINK, ...) fails with errno n
+ *   TT_SHIM_PROC_ERRNO=n        open() of /proc/.../net/tcp* fails with errno n
+ *   TT_SHIM_ALLOC_FAIL_FROM=n   the n-th and every later malloc/calloc/realloc
+ *                               called from tcptable's own module returns NULL
+ * Only calls made from the extension module count as its allocations, so the
+ * interpreter itself keeps working.  Test code: process-wide state is fine. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static int netlink_errno, proc_errno;
+static long alloc_fail_from;
+static atomic_long extension_allocs;
+
+static int (*real_socket)(int, int, int);
+static int (*real_open)(const char *, int, ...);
+static void *(*real_malloc)(size_t);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+
+static long
+env_number(const char *name)
+{
+    const char *v = getenv(name);
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+__attribute__((constructor)) static void
+init(void)
+{
+    real_socket = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+    real_open = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+    real_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+    real_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+    real_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    netlink_errno = (int)env_number("TT_SHIM_NETLINK_ERRNO");
+    proc_errno = (int)env_number("TT_SHIM_PROC_ERRNO");
+    alloc_fail_from = env_number("TT_SHIM_ALLOC_FAIL_FROM");
+}
+
+int
+socket(int domain, int type, int protocol)
+{
+    if (domain == AF_NETLINK && netlink_errno) {
+        errno = netlink_errno;
+        return -1;
+    }
+    return real_socket(domain, type, protocol);
+}
+
+static int
+is_proc_tcp(const char *path)
+{
+    return strncmp(path, "/proc/", 6) == 0 && strstr(path, "/net/tcp") != NULL;
+}
+
+int
+open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    if (proc_errno && is_proc_tcp(path)) {
+        errno = proc_errno;
+        return -1;
+    }
+    return real_open(path, flags, mode);
+}
+
+/* Whether this allocation, requested from `caller`, must fail. */
+static int
+must_fail(void *caller)
+{
+    Dl_info info;
+    if (alloc_fail_from <= 0 || !dladdr(caller, &info) || info.dli_fname == NULL ||
+        strstr(info.dli_fname, "/tcptable/_tcptable") == NULL)
+        return 0;
+    return atomic_fetch_add(&extension_allocs, 1) + 1 >= alloc_fail_from;
+}
+
+/* Before init() ran (dlsym itself may allocate) nothing is failed and the
+ * C library's own allocator serves. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+
+void *
+malloc(size_t n)
+{
+    if (must_fail(__builtin_return_address(0))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return real_malloc ? real_malloc(n) : __libc_malloc(n);
+}
+
+void *
+calloc(size_t n, size_t size)
+{
+    if (must_fail(__builtin_return_address(0))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return real_calloc ? real_calloc(n, size) : __libc_calloc(n, size);
+}
+
+void *
+realloc(void *p, size_t n)
+{
+    if (must_fail(__builtin_return_address(0))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return real_realloc ? real_realloc(p, n) : __libc_realloc(p, n);
+}

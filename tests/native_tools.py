@@ -1,0 +1,33 @@
+"""The native test tools of tests/native/, built once per test process."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from netns import skip_or_fail
+
+NATIVE = Path(__file__).parent / "native"
+TOOLS_FLAG = "TCPTABLE_REQUIRE_TOOLS"
+
+
+@functools.cache
+def _build() -> Path | str:
+    if shutil.which("clang") is None:
+        return "clang is not installed (Debian: clang, libclang-rt-14-dev)"
+    out = Path(tempfile.mkdtemp(prefix="tcptable-native-"))
+    proc = subprocess.run([str(NATIVE / "build"), str(out)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"tests/native/build failed:\n{proc.stderr}")
+    return out
+
+
+def native_dir() -> Path:
+    """Where the fuzz harnesses and failshim.so are; skips without clang."""
+    built = _build()
+    if isinstance(built, str):
+        skip_or_fail(built, TOOLS_FLAG)
+    return built
