@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 import tempfile
@@ -14,12 +15,22 @@ NATIVE = Path(__file__).parent / "native"
 TOOLS_FLAG = "TCPTABLE_REQUIRE_TOOLS"
 
 
+def standalone_env() -> dict[str, str]:
+    """The environment without a preloaded sanitizer runtime (.ci/sanitize
+    preloads gcc's libasan into Python): the harnesses carry their own."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
 @functools.cache
 def _build() -> Path | str:
     if shutil.which("clang") is None:
         return "clang is not installed (Debian: clang, libclang-rt-14-dev)"
     out = Path(tempfile.mkdtemp(prefix="tcptable-native-"))
-    proc = subprocess.run([str(NATIVE / "build"), str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(NATIVE / "build"), str(out)], capture_output=True, text=True, env=standalone_env()
+    )
     if proc.returncode != 0:
         raise AssertionError(f"tests/native/build failed:\n{proc.stderr}")
     return out

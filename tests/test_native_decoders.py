@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from native_tools import NATIVE, native_dir
+from native_tools import NATIVE, native_dir, standalone_env
 from population import Population
 
 sys.path.insert(0, str(NATIVE))
@@ -22,7 +22,11 @@ def run_harness(name: str, inputs: list[Path]) -> None:
     """Runs each input once; fails on any sanitizer report or broken invariant."""
     assert inputs
     proc = subprocess.run(
-        [str(native_dir() / name), *map(str, inputs)], capture_output=True, text=True, timeout=120
+        [str(native_dir() / name), *map(str, inputs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=standalone_env(),
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     executed = [line for line in proc.stderr.splitlines() if line.startswith("Executed ")]
@@ -83,6 +87,10 @@ def test_length_near_uint32_max_terminates():
     """nlmsg_len 0xFFFFFFFF in a 4 GiB batch: the decoder must step past it
     (it looped forever before NLMSG_ALIGN was done in size_t)."""
     proc = subprocess.run(
-        [str(native_dir() / "huge_length")], capture_output=True, text=True, timeout=60
+        [str(native_dir() / "huge_length")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=standalone_env(),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
