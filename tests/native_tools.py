@@ -42,3 +42,18 @@ def native_dir() -> Path:
     if isinstance(built, str):
         skip_or_fail(built, TOOLS_FLAG)
     return built
+
+
+def shim_env(**settings: str) -> dict[str, str]:
+    """The environment for a child with tests/native/failshim.so preloaded
+    (after .ci/sanitize's ASan runtime, which must stay first) and the shim
+    settings given (TT_SHIM_*, see failshim.c)."""
+    env = dict(os.environ, **settings)
+    preload = [os.environ.get("LD_PRELOAD"), str(native_dir() / "failshim.so")]
+    env["LD_PRELOAD"] = ":".join(filter(None, preload))
+    return env
+
+
+def asan_preloaded() -> bool:
+    """Under .ci/sanitize ASan's malloc and recvmsg come before the shim's."""
+    return "libasan" in os.environ.get("LD_PRELOAD", "")

@@ -18,7 +18,7 @@ import sys
 import textwrap
 
 import pytest
-from native_tools import native_dir
+from native_tools import asan_preloaded, shim_env
 from population import Population
 from ss_oracle import ss_rows, table_rows
 
@@ -62,16 +62,12 @@ CHILD = textwrap.dedent(
 def run_child(calls, env=None, repeat=1, wrapper=None):
     """Runs CHILD in a fresh interpreter with the shim preloaded; ``wrapper``
     is code that prepares the process and then executes CHILD."""
-    shim = str(native_dir() / "failshim.so")
-    full_env = dict(os.environ, **(env or {}))
-    # Under .ci/sanitize the ASan runtime is preloaded already and must stay first.
-    full_env["LD_PRELOAD"] = ":".join(filter(None, [os.environ.get("LD_PRELOAD"), shim]))
     spec = json.dumps({"calls": calls, "repeat": repeat})
     proc = subprocess.run(
         [sys.executable, "-c", *([wrapper] if wrapper else []), CHILD, spec],
         capture_output=True,
         text=True,
-        env=full_env,
+        env=shim_env(**(env or {})),
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -180,7 +176,7 @@ def test_out_of_memory_mid_table(big_population, backend, fail_from):
     """From the n-th allocation on every one fails: while n is within the
     first call that call raises MemoryError, else the first call succeeds in
     full and the next one fails; no descriptor is left open."""
-    if "libasan" in os.environ.get("LD_PRELOAD", ""):
+    if asan_preloaded():
         pytest.skip("ASan's malloc is preloaded first, so the shim cannot fail it (plain runs do)")
     env = {"TT_SHIM_ALLOC_FAIL_FROM": str(fail_from), "TCPTABLE_BACKEND": backend}
     report = run_child([["tcp6", {}], ["tcp6", {"sort": True}], ["counts", {}]], env)

@@ -4,11 +4,15 @@
  *   TT_SHIM_PROC_ERRNO=n        open() of /proc/.../net/tcp* fails with errno n
  *   TT_SHIM_ALLOC_FAIL_FROM=n   the n-th and every later malloc/calloc/realloc
  *                               called from tcptable's own module returns NULL
+ *   TT_SHIM_RECVMSG_EINTR=n     the first n recvmsg() calls raise SIGALRM and
+ *                               fail with EINTR, as a recvmsg() sleeping when
+ *                               a signal arrives does (sock_diag's never sleeps)
  * Only calls made from the extension module count as its allocations, so the
  * interpreter itself keeps working.  Test code: process-wide state is fine. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,10 +21,11 @@
 
 static int netlink_errno, proc_errno;
 static long alloc_fail_from;
-static atomic_long extension_allocs;
+static atomic_long extension_allocs, recvmsg_eintr_left;
 
 static int (*real_socket)(int, int, int);
 static int (*real_open)(const char *, int, ...);
+static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
 static void *(*real_malloc)(size_t);
 static void *(*real_calloc)(size_t, size_t);
 static void *(*real_realloc)(void *, size_t);
@@ -37,12 +42,25 @@ init(void)
 {
     real_socket = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
     real_open = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+    real_recvmsg = (ssize_t (*)(int, struct msghdr *, int))dlsym(RTLD_NEXT, "recvmsg");
     real_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
     real_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
     real_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
     netlink_errno = (int)env_number("TT_SHIM_NETLINK_ERRNO");
     proc_errno = (int)env_number("TT_SHIM_PROC_ERRNO");
     alloc_fail_from = env_number("TT_SHIM_ALLOC_FAIL_FROM");
+    recvmsg_eintr_left = env_number("TT_SHIM_RECVMSG_EINTR");
+}
+
+ssize_t
+recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    if (atomic_fetch_sub(&recvmsg_eintr_left, 1) > 0) {
+        raise(SIGALRM);
+        errno = EINTR;
+        return -1;
+    }
+    return real_recvmsg(fd, msg, flags);
 }
 
 int
