@@ -14,7 +14,6 @@ from population import Population
 from row_checks import check_rows
 from tcptable import TcpState
 
-MISSING = object()
 SETTINGS = settings(
     max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
