@@ -16,6 +16,7 @@ from netns import skip_or_fail
 from test_leaks import population  # noqa: F401  (the fixture the call mix expects)
 
 TESTS = Path(__file__).parent
+NATIVE = TESTS / "native"
 CHILD = (
     f"import sys; sys.path.insert(0, {str(TESTS)!r}); import test_leaks; test_leaks.run_calls(3000)"
 )
@@ -41,6 +42,7 @@ def test_valgrind_memcheck(population, tmp_path):  # noqa: F811
             "--tool=memcheck",
             "--leak-check=full",
             "--show-leak-kinds=definite",
+            f"--suppressions={NATIVE / 'cpython.supp'}",
             "--xml=yes",
             f"--xml-file={report}",
             sys.executable,
