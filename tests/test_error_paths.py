@@ -28,7 +28,7 @@ FALLBACK_ERRNOS = [errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT, errno.EPERM]
 # reports each outcome of the last round plus the open fds before and after.
 CHILD = textwrap.dedent(
     """
-    import json, os, socket, sys
+    import ctypes, json, os, socket, sys
     import tcptable
 
     def fds():
@@ -53,7 +53,10 @@ CHILD = textwrap.dedent(
     before = fds()
     for _ in range(spec["repeat"]):
         outcomes = [outcome(fn, kwargs) for fn, kwargs in spec["calls"]]
-    print(json.dumps({"netlink": netlink, "outcomes": outcomes,
+    # the extension's blocks still allocated (failshim.c), when it counts them
+    live = ctypes.CDLL(None).tt_shim_live_blocks
+    live.restype = ctypes.c_long
+    print(json.dumps({"netlink": netlink, "outcomes": outcomes, "live_blocks": live(),
                       "fds_before": before, "fds_after": fds()}))
     """
 )
@@ -170,23 +173,29 @@ def big_population(netns):
     pop.close()
 
 
+@pytest.mark.parametrize("first_call", ["tcp6", "counts"])
 @pytest.mark.parametrize("backend", ["netlink", "proc"])
 @pytest.mark.parametrize("fail_from", range(1, ALLOCS_PER_CALL + 2))
-def test_out_of_memory_mid_table(big_population, backend, fail_from):
+def test_out_of_memory_mid_table(big_population, backend, fail_from, first_call):
     """From the n-th allocation on every one fails: while n is within the
     first call that call raises MemoryError, else the first call succeeds in
-    full and the next one fails; no descriptor is left open."""
+    full and the next one fails.  No block the extension allocated stays
+    allocated, and no descriptor stays open."""
     if asan_preloaded():
         pytest.skip("ASan's malloc is preloaded first, so the shim cannot fail it (plain runs do)")
     env = {"TT_SHIM_ALLOC_FAIL_FROM": str(fail_from), "TCPTABLE_BACKEND": backend}
-    report = run_child([["tcp6", {}], ["tcp6", {"sort": True}], ["counts", {}]], env)
-    first, second, counts = report["outcomes"]
+    report = run_child([[first_call, {}], ["tcp6", {"sort": True}], ["counts", {}]], env)
+    first, *later = report["outcomes"]
     if fail_from <= ALLOCS_PER_CALL:
         assert first == {"error": "MemoryError", "errno": None, "message": ""}
-    else:
+    elif first_call == "tcp6":
         assert table_rows(first["rows"]) == ss_rows("-6")
         assert len(first["rows"]) > 700
-    for outcome in (second, counts):
-        assert outcome["error"] == "MemoryError"
-    failing = run_child([["tcp6", {}], ["tcp4", {}]], env, repeat=200)  # fds checked there
+    else:
+        assert sum(first["counts"].values()) == len(ss_rows("-6")) > 700
+    assert [outcome["error"] for outcome in later] == ["MemoryError"] * 2
+    assert report["live_blocks"] == 0, "the extension leaked memory on MemoryError"
+    calls = [["tcp6", {}], ["tcp4", {}], ["counts", {"family": None}]]
+    failing = run_child(calls, env, repeat=200)  # fds checked there
     assert {o["error"] for o in failing["outcomes"]} == {"MemoryError"}
+    assert failing["live_blocks"] == 0

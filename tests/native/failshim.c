@@ -8,7 +8,10 @@
  *                               fail with EINTR, as a recvmsg() sleeping when
  *                               a signal arrives does (sock_diag's never sleeps)
  * Only calls made from the extension module count as its allocations, so the
- * interpreter itself keeps working.  Test code: process-wide state is fine. */
+ * interpreter itself keeps working.  With TT_SHIM_ALLOC_FAIL_FROM set the shim
+ * also keeps count of the extension's live blocks (allocated minus freed by
+ * it), which tt_shim_live_blocks() reports: 0 between calls, or a leak.
+ * Test code: process-wide state is fine. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +24,7 @@
 
 static int netlink_errno, proc_errno;
 static long alloc_fail_from;
-static atomic_long extension_allocs, recvmsg_eintr_left;
+static atomic_long extension_allocs, live_blocks, recvmsg_eintr_left;
 
 static int (*real_socket)(int, int, int);
 static int (*real_open)(const char *, int, ...);
@@ -29,6 +32,7 @@ static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
 static void *(*real_malloc)(size_t);
 static void *(*real_calloc)(size_t, size_t);
 static void *(*real_realloc)(void *, size_t);
+static void (*real_free)(void *);
 
 static long
 env_number(const char *name)
@@ -46,6 +50,7 @@ init(void)
     real_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
     real_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
     real_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    real_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
     netlink_errno = (int)env_number("TT_SHIM_NETLINK_ERRNO");
     proc_errno = (int)env_number("TT_SHIM_PROC_ERRNO");
     alloc_fail_from = env_number("TT_SHIM_ALLOC_FAIL_FROM");
@@ -96,15 +101,26 @@ open(const char *path, int flags, ...)
     return real_open(path, flags, mode);
 }
 
+static int
+from_extension(void *caller)
+{
+    Dl_info info;
+    return alloc_fail_from > 0 && dladdr(caller, &info) && info.dli_fname != NULL &&
+           strstr(info.dli_fname, "/tcptable/_tcptable") != NULL;
+}
+
 /* Whether this allocation, requested from `caller`, must fail. */
 static int
 must_fail(void *caller)
 {
-    Dl_info info;
-    if (alloc_fail_from <= 0 || !dladdr(caller, &info) || info.dli_fname == NULL ||
-        strstr(info.dli_fname, "/tcptable/_tcptable") == NULL)
-        return 0;
-    return atomic_fetch_add(&extension_allocs, 1) + 1 >= alloc_fail_from;
+    return from_extension(caller) &&
+           atomic_fetch_add(&extension_allocs, 1) + 1 >= alloc_fail_from;
+}
+
+long
+tt_shim_live_blocks(void)
+{
+    return atomic_load(&live_blocks);
 }
 
 /* Before init() ran (dlsym itself may allocate) nothing is failed and the
@@ -112,33 +128,57 @@ must_fail(void *caller)
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
 
 void *
 malloc(size_t n)
 {
-    if (must_fail(__builtin_return_address(0))) {
+    void *caller = __builtin_return_address(0), *p;
+    if (must_fail(caller)) {
         errno = ENOMEM;
         return NULL;
     }
-    return real_malloc ? real_malloc(n) : __libc_malloc(n);
+    p = real_malloc ? real_malloc(n) : __libc_malloc(n);
+    if (p != NULL && from_extension(caller))
+        atomic_fetch_add(&live_blocks, 1);
+    return p;
 }
 
 void *
 calloc(size_t n, size_t size)
 {
-    if (must_fail(__builtin_return_address(0))) {
+    void *caller = __builtin_return_address(0), *p;
+    if (must_fail(caller)) {
         errno = ENOMEM;
         return NULL;
     }
-    return real_calloc ? real_calloc(n, size) : __libc_calloc(n, size);
+    p = real_calloc ? real_calloc(n, size) : __libc_calloc(n, size);
+    if (p != NULL && from_extension(caller))
+        atomic_fetch_add(&live_blocks, 1);
+    return p;
 }
 
 void *
-realloc(void *p, size_t n)
+realloc(void *old, size_t n)
 {
-    if (must_fail(__builtin_return_address(0))) {
+    void *caller = __builtin_return_address(0), *p;
+    if (must_fail(caller)) {
         errno = ENOMEM;
         return NULL;
     }
-    return real_realloc ? real_realloc(p, n) : __libc_realloc(p, n);
+    p = real_realloc ? real_realloc(old, n) : __libc_realloc(old, n);
+    if (p != NULL && old == NULL && from_extension(caller))
+        atomic_fetch_add(&live_blocks, 1);
+    return p;
+}
+
+void
+free(void *p)
+{
+    if (p != NULL && from_extension(__builtin_return_address(0)))
+        atomic_fetch_sub(&live_blocks, 1);
+    if (real_free)
+        real_free(p);
+    else
+        __libc_free(p);
 }
