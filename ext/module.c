@@ -436,13 +436,13 @@ static int
 count_family(int family, tt_state_set states, Py_ssize_t counts[])
 {
     tt_rows rows = {NULL, 0, 0};
+    int rc = collect(family, states, 0, &rows);
 
-    if (collect(family, states, 0, &rows) < 0)
-        return -1;
+    /* A failed dump may leave a row array behind: free it on both paths. */
     for (size_t i = 0; i < rows.len; i++)
         counts[rows.rows[i].state]++;
     tt_rows_free(&rows);
-    return 0;
+    return rc;
 }
 
 static PyObject *

@@ -148,7 +148,9 @@ tt_nl_decode(const void *buf, size_t len, uint32_t seq, uint32_t portid,
             if (rc != TT_NL_MORE)
                 return rc;
         }
-        step = NLMSG_ALIGN(h.nlmsg_len);
+        /* Align in size_t: NLMSG_ALIGN's 32-bit sum wraps to 0 near
+         * UINT32_MAX, and a step of 0 would never leave this message. */
+        step = ((size_t)h.nlmsg_len + NLMSG_ALIGNTO - 1) & ~(size_t)(NLMSG_ALIGNTO - 1);
         if (step > len)
             step = len;
         p += step;

@@ -1,0 +1,184 @@
+/* LD_PRELOAD shim that makes the real system calls and allocations the
+ * extension depends on fail, so its error paths run for real:
+ *   TT_SHIM_NETLINK_ERRNO=n     socket(AF_NETLINK, ...) fails with errno n
+ *   TT_SHIM_PROC_ERRNO=n        open() of /proc/.../net/tcp* fails with errno n
+ *   TT_SHIM_ALLOC_FAIL_FROM=n   the n-th and every later malloc/calloc/realloc
+ *                               called from tcptable's own module returns NULL
+ *   TT_SHIM_RECVMSG_EINTR=n     the first n recvmsg() calls raise SIGALRM and
+ *                               fail with EINTR, as a recvmsg() sleeping when
+ *                               a signal arrives does (sock_diag's never sleeps)
+ * Only calls made from the extension module count as its allocations, so the
+ * interpreter itself keeps working.  With TT_SHIM_ALLOC_FAIL_FROM set the shim
+ * also keeps count of the extension's live blocks (allocated minus freed by
+ * it), which tt_shim_live_blocks() reports: 0 between calls, or a leak.
+ * Test code: process-wide state is fine. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static int netlink_errno, proc_errno;
+static long alloc_fail_from;
+static atomic_long extension_allocs, live_blocks, recvmsg_eintr_left;
+
+static int (*real_socket)(int, int, int);
+static int (*real_open)(const char *, int, ...);
+static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
+static void *(*real_malloc)(size_t);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+static void (*real_free)(void *);
+
+static long
+env_number(const char *name)
+{
+    const char *v = getenv(name);
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+__attribute__((constructor)) static void
+init(void)
+{
+    real_socket = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+    real_open = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+    real_recvmsg = (ssize_t (*)(int, struct msghdr *, int))dlsym(RTLD_NEXT, "recvmsg");
+    real_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+    real_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+    real_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    real_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+    netlink_errno = (int)env_number("TT_SHIM_NETLINK_ERRNO");
+    proc_errno = (int)env_number("TT_SHIM_PROC_ERRNO");
+    alloc_fail_from = env_number("TT_SHIM_ALLOC_FAIL_FROM");
+    recvmsg_eintr_left = env_number("TT_SHIM_RECVMSG_EINTR");
+}
+
+ssize_t
+recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    if (atomic_fetch_sub(&recvmsg_eintr_left, 1) > 0) {
+        raise(SIGALRM);
+        errno = EINTR;
+        return -1;
+    }
+    return real_recvmsg(fd, msg, flags);
+}
+
+int
+socket(int domain, int type, int protocol)
+{
+    if (domain == AF_NETLINK && netlink_errno) {
+        errno = netlink_errno;
+        return -1;
+    }
+    return real_socket(domain, type, protocol);
+}
+
+static int
+is_proc_tcp(const char *path)
+{
+    return strncmp(path, "/proc/", 6) == 0 && strstr(path, "/net/tcp") != NULL;
+}
+
+int
+open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    if (proc_errno && is_proc_tcp(path)) {
+        errno = proc_errno;
+        return -1;
+    }
+    return real_open(path, flags, mode);
+}
+
+static int
+from_extension(void *caller)
+{
+    Dl_info info;
+    return alloc_fail_from > 0 && dladdr(caller, &info) && info.dli_fname != NULL &&
+           strstr(info.dli_fname, "/tcptable/_tcptable") != NULL;
+}
+
+/* Whether this allocation, requested from `caller`, must fail. */
+static int
+must_fail(void *caller)
+{
+    return from_extension(caller) &&
+           atomic_fetch_add(&extension_allocs, 1) + 1 >= alloc_fail_from;
+}
+
+long
+tt_shim_live_blocks(void)
+{
+    return atomic_load(&live_blocks);
+}
+
+/* Before init() ran (dlsym itself may allocate) nothing is failed and the
+ * C library's own allocator serves. */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+void *
+malloc(size_t n)
+{
+    void *caller = __builtin_return_address(0), *p;
+    if (must_fail(caller)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    p = real_malloc ? real_malloc(n) : __libc_malloc(n);
+    if (p != NULL && from_extension(caller))
+        atomic_fetch_add(&live_blocks, 1);
+    return p;
+}
+
+void *
+calloc(size_t n, size_t size)
+{
+    void *caller = __builtin_return_address(0), *p;
+    if (must_fail(caller)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    p = real_calloc ? real_calloc(n, size) : __libc_calloc(n, size);
+    if (p != NULL && from_extension(caller))
+        atomic_fetch_add(&live_blocks, 1);
+    return p;
+}
+
+void *
+realloc(void *old, size_t n)
+{
+    void *caller = __builtin_return_address(0), *p;
+    if (must_fail(caller)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    p = real_realloc ? real_realloc(old, n) : __libc_realloc(old, n);
+    if (p != NULL && old == NULL && from_extension(caller))
+        atomic_fetch_add(&live_blocks, 1);
+    return p;
+}
+
+void
+free(void *p)
+{
+    if (p != NULL && from_extension(__builtin_return_address(0)))
+        atomic_fetch_sub(&live_blocks, 1);
+    if (real_free)
+        real_free(p);
+    else
+        __libc_free(p);
+}

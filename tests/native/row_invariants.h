@@ -1,0 +1,66 @@
+/* What every decoded row must satisfy, checked by both fuzz harnesses: a
+ * violation aborts, which libFuzzer reports as a crash with its input. */
+#ifndef TT_ROW_INVARIANTS_H
+#define TT_ROW_INVARIANTS_H
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcptable.h"
+
+#define REQUIRE(cond)                                                        \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "invariant broken: %s (%s:%d)\n", #cond,         \
+                    __FILE__, __LINE__);                                     \
+            abort();                                                         \
+        }                                                                    \
+    } while (0)
+
+static int
+all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* The extension's address text must equal the C library's inet_ntop. */
+static void
+check_addr_text(int family, const uint8_t addr[16])
+{
+    char ours[TT_ADDRSTRLEN], libc[INET6_ADDRSTRLEN];
+    size_t len = tt_format_addr(family, addr, ours);
+
+    REQUIRE(len < TT_ADDRSTRLEN && strlen(ours) == len);
+    REQUIRE(inet_ntop(family, addr, libc, sizeof(libc)) != NULL);
+    if (strcmp(ours, libc) != 0) {
+        fprintf(stderr, "address text %s, inet_ntop says %s\n", ours, libc);
+        abort();
+    }
+}
+
+static void
+check_row(const tt_row *r, int family)
+{
+    int link_local_l = r->local_addr[0] == 0xfe && (r->local_addr[1] & 0xc0) == 0x80;
+    int link_local_r = r->remote_addr[0] == 0xfe && (r->remote_addr[1] & 0xc0) == 0x80;
+
+    REQUIRE(r->state >= TT_CLOSE && r->state < TT_DELETE_TCB);
+    if (family == AF_INET) {
+        REQUIRE(all_zero(r->local_addr + 4, 12) && all_zero(r->remote_addr + 4, 12));
+        REQUIRE(r->local_scope_id == 0 && r->remote_scope_id == 0);
+    }
+    REQUIRE(r->local_scope_id == 0 || (family == AF_INET6 && link_local_l));
+    REQUIRE(r->remote_scope_id == 0 || (family == AF_INET6 && link_local_r));
+    if (r->state == TT_LISTEN)
+        REQUIRE(all_zero(r->remote_addr, 16) && r->remote_port == 0 &&
+                r->remote_scope_id == 0);
+    check_addr_text(family, r->local_addr);
+    check_addr_text(family, r->remote_addr);
+}
+
+#endif

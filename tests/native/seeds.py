@@ -1,0 +1,258 @@
+"""Fuzz inputs: real sock_diag batches and /proc lines captured from the kernel,
+and hand-made malformed ones.
+
+``python tests/native/seeds.py`` (root) rebuilds tests/native/corpus/ from a
+known socket population in a private network namespace; the tests use the
+capture functions directly to feed today's kernel output to the harnesses.
+Input layouts are documented in fuzz_netlink.c and fuzz_proc.c.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+import sys
+from pathlib import Path
+
+CORPUS = Path(__file__).parent / "corpus"
+FUZZ_SEQ = 0x74637074  # fuzz_netlink.c decodes with this sequence number
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE = 1, 2, 3
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+ALL_LINUX_STATES = 0x1FFE  # 1 << 1 .. 1 << 12; never ~0 (see linux-sock-diag.md)
+ALL_MIB_STATES = 0x1FFE  # bits 1..12 of the harness's state set
+NLMSG_HDR = struct.Struct("=IHHII")
+DIAG_MSG = struct.Struct("=BBBB HH16s16sI8s IIIII")  # struct inet_diag_msg, 72 bytes
+PORTID = 4242  # port id of the hand-made batches
+
+
+def netlink_input(
+    family: int, batch: bytes, portid: int = PORTID, states: int = ALL_MIB_STATES
+) -> bytes:
+    """One fuzz_netlink input: family, state set and port id, then the batch."""
+    return bytes([family == socket.AF_INET]) + struct.pack("<HI", states, portid) + batch
+
+
+def proc_input(family: int, line: bytes) -> bytes:
+    return bytes([family == socket.AF_INET]) + line
+
+
+def capture_netlink(family: int) -> tuple[int, list[bytes]]:
+    """Dumps every TCP socket of ``family``; returns (port id, raw batches)."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as s:
+        req = struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, ALL_LINUX_STATES)
+        req += bytes(48)  # struct inet_diag_sockid, zero: no filter
+        hdr = NLMSG_HDR.pack(
+            16 + len(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, FUZZ_SEQ, 0
+        )
+        s.sendto(hdr + req, (0, 0))
+        portid = s.getsockname()[0]
+        batches = []
+        while True:
+            batch = s.recv(32768)
+            batches.append(batch)
+            if message_types(batch)[-1] in (NLMSG_DONE, NLMSG_ERROR):
+                return portid, batches
+
+
+def message_types(batch: bytes) -> list[int]:
+    types, offset = [], 0
+    while offset + 16 <= len(batch):
+        length, kind = NLMSG_HDR.unpack_from(batch, offset)[:2]
+        types.append(kind)
+        offset += (length + 3) & ~3
+    return types
+
+
+def capture_proc(family: int) -> list[bytes]:
+    """The data lines (header dropped) of /proc/net/tcp or /proc/net/tcp6."""
+    path = "/proc/net/tcp" if family == socket.AF_INET else "/proc/net/tcp6"
+    with open(path, "rb") as f:
+        return f.read().splitlines()[1:]
+
+
+def nlmsg(
+    kind: int, payload: bytes, seq: int = FUZZ_SEQ, portid: int = PORTID, length: int | None = None
+) -> bytes:
+    """A message; ``length`` overrides nlmsg_len.  Padded to 4 bytes."""
+    body = (
+        NLMSG_HDR.pack(16 + len(payload) if length is None else length, kind, 0x2, seq, portid)
+        + payload
+    )
+    return body + bytes(-len(body) % 4)
+
+
+def diag(
+    family: int,
+    state: int,
+    src: bytes,
+    dst: bytes,
+    sport: int = 80,
+    dport: int = 4000,
+    ifindex: int = 0,
+    msg_family: int | None = None,
+) -> bytes:
+    """A struct inet_diag_msg; addresses are padded to 16 bytes."""
+    return DIAG_MSG.pack(
+        family if msg_family is None else msg_family,
+        state,
+        0,
+        0,
+        socket.htons(sport),
+        socket.htons(dport),
+        src.ljust(16, b"\0"),
+        dst.ljust(16, b"\0"),
+        ifindex,
+        bytes(8),
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+def handmade_netlink() -> dict[str, bytes]:
+    v6, v4 = socket.AF_INET6, socket.AF_INET
+    lo6 = socket.inet_pton(v6, "::1")
+    ll = socket.inet_pton(v6, "fe80::1")
+    mapped = socket.inet_pton(v6, "::ffff:127.0.0.1")
+    lo4 = socket.inet_aton("127.0.0.1")
+    row6 = nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 1, lo6, mapped))
+    done = nlmsg(NLMSG_DONE, struct.pack("=i", 0))
+    attr = struct.pack("=HH", 200, 1) + bytes(4)  # rta_len runs past the message
+    cases = {
+        "empty-batch": (v6, b""),
+        "header-truncated": (v6, row6[:9]),
+        "nlmsg-len-zero": (v6, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 1, lo6, lo6), length=0)),
+        "nlmsg-len-under-header": (v6, nlmsg(NLMSG_DONE, b"", length=15)),
+        "nlmsg-len-past-buffer": (
+            v6,
+            nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 1, lo6, lo6), length=4096),
+        ),
+        "nlmsg-len-max": (v6, nlmsg(NLMSG_DONE, b"", length=0xFFFFFFFF)),
+        "done-no-payload": (v6, nlmsg(NLMSG_DONE, b"")),
+        "done-enoent": (v6, nlmsg(NLMSG_DONE, struct.pack("=i", -errno.ENOENT))),
+        "error-short": (v6, nlmsg(NLMSG_ERROR, struct.pack("=h", -1))),
+        "error-ebusy": (
+            v6,
+            nlmsg(
+                NLMSG_ERROR,
+                struct.pack("=i", -errno.EBUSY)
+                + NLMSG_HDR.pack(72, SOCK_DIAG_BY_FAMILY, 0x301, FUZZ_SEQ, 0),
+            ),
+        ),
+        "error-ack": (v6, nlmsg(NLMSG_ERROR, bytes(20))),
+        "diag-short": (v6, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 1, lo6, lo6)[:40])),
+        "diag-zero-length-payload": (v6, nlmsg(SOCK_DIAG_BY_FAMILY, b"") + done),
+        "diag-other-family": (v6, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 1, lo6, lo6, msg_family=v4))),
+        "diag-unknown-family": (
+            v4,
+            nlmsg(SOCK_DIAG_BY_FAMILY, diag(v4, 1, lo4, lo4, msg_family=99)),
+        ),
+        "state-zero": (v6, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 0, lo6, lo6))),
+        "state-13": (v6, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 13, lo6, lo6))),
+        "state-255": (v4, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v4, 255, lo4, lo4))),
+        "state-new-syn-recv": (v6, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 12, lo6, lo6)) + done),
+        "listen-with-peer": (v4, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v4, 10, lo4, lo4)) + done),
+        "ipv4-junk-after-address": (
+            v4,
+            nlmsg(SOCK_DIAG_BY_FAMILY, diag(v4, 1, lo4 + b"\xff" * 12, b"\xee" * 16)) + done,
+        ),
+        "link-local-scope": (
+            v6,
+            nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 1, ll, ll, ifindex=7))
+            + nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 1, lo6, ll, ifindex=7))
+            + done,
+        ),
+        "other-seq-and-pid": (
+            v6,
+            nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 0, lo6, lo6), seq=1)
+            + nlmsg(NLMSG_ERROR, b"", portid=1)
+            + row6
+            + done,
+        ),
+        "noop-then-done": (v6, nlmsg(NLMSG_NOOP, b"") + nlmsg(0x7777, b"xyz") + done),
+        "attribute-overrun": (v6, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 1, lo6, lo6) + attr) + done),
+        "unpadded-last": (v6, row6 + NLMSG_HDR.pack(17, NLMSG_NOOP, 0, FUZZ_SEQ, PORTID) + b"x"),
+        "timewait-filtered": (v6, nlmsg(SOCK_DIAG_BY_FAMILY, diag(v6, 5, lo6, lo6)) + done),
+        "many-rows": (v6, row6 * 300 + done),  # > 256: the row array grows
+    }
+    out = {name: netlink_input(family, batch) for name, (family, batch) in cases.items()}
+    # TIME_WAIT only: the FIN_WAIT2 row above must be dropped by the decoder.
+    out["timewait-filtered"] = netlink_input(v6, cases["timewait-filtered"][1], states=1 << 11)
+    return out
+
+
+def handmade_proc() -> dict[str, bytes]:
+    v6, v4 = socket.AF_INET6, socket.AF_INET
+    good4 = b"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000"
+    good6 = (
+        b"   1: 00000000000000000000000001000000:0050 "
+        b"0000000000000000FFFF00000100007F:9C40 01 00000000:00000000 00:00000000"
+    )
+    cases = {
+        "empty": (v6, b""),
+        "spaces": (v4, b"       "),
+        "header": (v4, b"  sl  local_address rem_address   st tx_queue rx_queue tr"),
+        "no-slot": (v4, good4.lstrip()[3:]),
+        "huge-slot": (v4, b"99999999999999999999999" + good4.lstrip()[1:]),
+        "truncated-address": (v6, good6[:30]),
+        "truncated-port": (v4, good4[:22]),
+        "truncated-state": (v4, good4[:36]),
+        "bad-hex": (v4, good4.replace(b"7F", b"7G")),
+        "lowercase-hex": (v6, good6.lower()),
+        "state-00": (v4, good4.replace(b" 0A ", b" 00 ")),
+        "state-0C": (v4, good4.replace(b" 0A ", b" 0C ")),
+        "state-FF": (v6, good6.replace(b" 01 ", b" FF ")),
+        "state-glued": (v4, good4.replace(b" 0A ", b" 0A0")),
+        "no-colon": (v4, good4.replace(b":1F90", b"1F90")),
+        "ipv4-line-as-ipv6": (v6, good4),
+        "ipv6-line-as-ipv4": (v4, good6),
+        "listen-with-peer": (v4, good4.replace(b"00000000:0000", b"0200007F:0050")),
+        "nul-bytes": (v6, good6.replace(b" ", b"\0")),
+    }
+    return {name: proc_input(family, line) for name, (family, line) in cases.items()}
+
+
+def write_corpus() -> None:
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from netns import private_netns
+    from population import Population
+
+    corpus = {"netlink": handmade_netlink(), "proc": handmade_proc()}
+    with private_netns():
+        pop = Population()
+        try:
+            for family, addr in ((socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.1")):
+                lst = pop.listener(family, addr)
+                pop.connect(lst)
+                pop.half_closed(lst)
+                pop.time_wait(lst)
+                pop.syn_sent(family, addr)
+            dual = pop.listener(socket.AF_INET6, "::", v6only=False)
+            pop.connect(dual, socket.AF_INET, ("127.0.0.1", dual.getsockname()[1]))
+            pop.link_local()
+            for family, tag in ((socket.AF_INET6, "tcp6"), (socket.AF_INET, "tcp4")):
+                portid, batches = capture_netlink(family)
+                for i, batch in enumerate(batches):
+                    corpus["netlink"][f"captured-{tag}-{i}"] = netlink_input(family, batch, portid)
+                for line in capture_proc(family):  # one line per state is enough
+                    state = line.split()[3].decode()
+                    corpus["proc"][f"captured-{tag}-state-{state}"] = proc_input(family, line)
+        finally:
+            pop.close()
+    for kind, inputs in corpus.items():
+        (CORPUS / kind).mkdir(parents=True, exist_ok=True)
+        for name, data in inputs.items():
+            (CORPUS / kind / name).write_bytes(data)
+    print(f"{sum(map(len, corpus.values()))} inputs written under {CORPUS}")
+
+
+if __name__ == "__main__":
+    if os.geteuid() != 0:
+        sys.exit("seeds.py needs root to build a network namespace")
+    write_corpus()

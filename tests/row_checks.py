@@ -1,0 +1,36 @@
+"""What every row of a result must look like, whatever the table holds."""
+
+from __future__ import annotations
+
+import socket
+
+import tcptable
+from tcptable import TcpState
+
+
+def canonical(family: int, addr: str) -> bool:
+    """The C library's own text for the address (inet_pton/inet_ntop)."""
+    return socket.inet_ntop(family, socket.inet_pton(family, addr)) == addr
+
+
+def check_rows(rows: tuple, family: int) -> None:
+    """Types, ranges and canonical address text of every row, LISTEN rows'
+    empty remote end, and no row twice."""
+    assert type(rows) is tuple
+    row_type = tcptable.Tcp6Row if family == socket.AF_INET6 else tcptable.Tcp4Row
+    zero = "::" if family == socket.AF_INET6 else "0.0.0.0"
+    for row in rows:
+        assert type(row) is row_type
+        if family == socket.AF_INET6:
+            state, la, lscope, lport, ra, rscope, rport = row
+            assert type(lscope) is int and type(rscope) is int
+        else:
+            state, la, lport, ra, rport = row
+        assert type(state) is TcpState
+        assert type(la) is str and type(ra) is str
+        assert canonical(family, la) and canonical(family, ra)
+        assert type(lport) is int and type(rport) is int
+        assert 0 <= lport <= 65535 and 0 <= rport <= 65535
+        if state is TcpState.LISTEN:
+            assert (ra, rport) == (zero, 0)
+    assert len(set(rows)) == len(rows), "a row appears twice"

@@ -1,0 +1,202 @@
+"""Every failure of the OS or of memory, caused for real.
+
+tests/native/failshim.so (LD_PRELOAD, so in a fresh interpreter) makes
+socket(AF_NETLINK) fail as sandboxes and old kernels do, /proc/net/tcp*
+unopenable, or the extension's own allocations fail from the n-th on; a
+private mount namespace hides /proc/net.  The child prints JSON; the parent
+compares it with ss and checks the child's open descriptors did not change.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from native_tools import asan_preloaded, shim_env
+from population import Population
+from ss_oracle import ss_rows, table_rows
+
+FALLBACK_ERRNOS = [errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT, errno.EPERM]
+
+# Runs `calls` (a list of (function, kwargs)) `repeat` times in the child and
+# reports each outcome of the last round plus the open fds before and after.
+CHILD = textwrap.dedent(
+    """
+    import ctypes, json, os, socket, sys
+    import tcptable
+
+    def fds():
+        return sorted(os.listdir("/proc/self/fd"))
+
+    def outcome(fn, kwargs):
+        try:
+            result = getattr(tcptable, fn)(**kwargs)
+        except Exception as e:
+            return {"error": type(e).__name__, "errno": getattr(e, "errno", None),
+                    "message": str(e)}
+        if isinstance(result, dict):
+            return {"counts": {s.name: n for s, n in result.items()}}
+        return {"rows": [[r[0].name, *r[1:]] for r in result]}
+
+    spec = json.loads(sys.argv[1])
+    try:  # is socket(AF_NETLINK) really failing in this process?
+        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4).close()
+        netlink = 0
+    except OSError as e:
+        netlink = e.errno
+    before = fds()
+    for _ in range(spec["repeat"]):
+        outcomes = [outcome(fn, kwargs) for fn, kwargs in spec["calls"]]
+    # the extension's blocks still allocated (failshim.c), when it counts them
+    live = ctypes.CDLL(None).tt_shim_live_blocks
+    live.restype = ctypes.c_long
+    print(json.dumps({"netlink": netlink, "outcomes": outcomes, "live_blocks": live(),
+                      "fds_before": before, "fds_after": fds()}))
+    """
+)
+
+
+def run_child(calls, env=None, repeat=1, wrapper=None):
+    """Runs CHILD in a fresh interpreter with the shim preloaded; ``wrapper``
+    is code that prepares the process and then executes CHILD."""
+    # A limit no test reaches still makes the shim count the extension's blocks.
+    env = {"TT_SHIM_ALLOC_FAIL_FROM": str(2**62), **(env or {})}
+    spec = json.dumps({"calls": calls, "repeat": repeat})
+    proc = subprocess.run(
+        [sys.executable, "-c", *([wrapper] if wrapper else []), CHILD, spec],
+        capture_output=True,
+        text=True,
+        env=shim_env(**(env or {})),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(proc.stdout)
+    assert report["fds_before"] == report["fds_after"]
+    assert report["live_blocks"] == 0, "the extension leaked memory"
+    return report
+
+
+@pytest.fixture
+def population(netns):
+    pop = Population()
+    for family, addr in ((socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.1")):
+        lst = pop.listener(family, addr)
+        pop.connect(lst)
+        pop.half_closed(lst)
+        pop.time_wait(lst)
+    dual = pop.listener(socket.AF_INET6, "::", v6only=False)
+    pop.connect(dual, socket.AF_INET, ("127.0.0.1", dual.getsockname()[1]))
+    yield pop
+    pop.close()
+
+
+@pytest.mark.parametrize("code", FALLBACK_ERRNOS, ids=errno.errorcode.get)
+def test_netlink_unavailable_falls_back_to_proc(population, code):
+    env = {"TT_SHIM_NETLINK_ERRNO": str(code), "TCPTABLE_BACKEND": ""}
+    report = run_child([["tcp6", {}], ["tcp4", {}], ["counts", {"family": None}]], env)
+    assert report["netlink"] == code
+    tcp6, tcp4, counts = report["outcomes"]
+    assert table_rows(tcp6["rows"]) == ss_rows("-6")
+    assert table_rows(tcp4["rows"]) == ss_rows("-4")
+    assert sum(counts["counts"].values()) == len(ss_rows("-6")) + len(ss_rows("-4"))
+
+
+@pytest.mark.parametrize("code", FALLBACK_ERRNOS, ids=errno.errorcode.get)
+def test_netlink_forced_raises_naming_the_step(population, code):
+    env = {"TT_SHIM_NETLINK_ERRNO": str(code), "TCPTABLE_BACKEND": "netlink"}
+    report = run_child([["tcp6", {}], ["counts", {}]], env, repeat=100)
+    assert report["netlink"] == code
+    for outcome in report["outcomes"]:
+        assert outcome["error"] in {"OSError", "PermissionError"}
+        assert outcome["errno"] == code
+        assert outcome["message"].startswith(f"[Errno {code}] netlink socket() failed")
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.ENOENT], ids=errno.errorcode.get)
+def test_proc_unopenable_too(population, code):
+    env = {
+        "TT_SHIM_NETLINK_ERRNO": str(errno.EAFNOSUPPORT),
+        "TT_SHIM_PROC_ERRNO": str(code),
+        "TCPTABLE_BACKEND": "",
+    }
+    report = run_child([["tcp6", {}], ["tcp4", {"sort": True}], ["counts", {}]], env, repeat=100)
+    paths = ["/proc/net/tcp6", "/proc/net/tcp", "/proc/net/tcp6"]
+    for outcome, path in zip(report["outcomes"], paths, strict=True):
+        assert outcome["errno"] == code
+        assert f"opening {path} failed: {os.strerror(code)}" in outcome["message"]
+
+
+# Hides /proc/<pid>/net (what /proc/net points to) under an empty tmpfs in a
+# private mount namespace of the child alone, then runs CHILD.
+HIDE_PROC_NET = textwrap.dedent(
+    """
+    import ctypes, os, runpy, sys
+    libc = ctypes.CDLL(None, use_errno=True)
+    MS_REC, MS_PRIVATE = 0x4000, 0x40000
+    if libc.unshare(0x20000) != 0:  # CLONE_NEWNS
+        sys.exit("unshare(CLONE_NEWNS): " + os.strerror(ctypes.get_errno()))
+    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        sys.exit("making / private: " + os.strerror(ctypes.get_errno()))
+    target = f"/proc/{os.getpid()}/net".encode()
+    if libc.mount(b"none", target, b"tmpfs", 0, None) != 0:
+        sys.exit("mounting tmpfs on /proc/net: " + os.strerror(ctypes.get_errno()))
+    exec(sys.argv.pop(1))
+    """
+)
+
+
+def test_proc_net_empty_in_a_mount_namespace(population):
+    env = {"TT_SHIM_NETLINK_ERRNO": str(errno.EPERM), "TCPTABLE_BACKEND": ""}
+    report = run_child([["tcp6", {}], ["tcp4", {}]], env, repeat=100, wrapper=HIDE_PROC_NET)
+    for outcome, path in zip(report["outcomes"], ["/proc/net/tcp6", "/proc/net/tcp"], strict=True):
+        assert outcome["errno"] == errno.ENOENT
+        assert outcome["message"].endswith(f"opening {path} failed: No such file or directory")
+    assert os.path.exists("/proc/net/tcp6")  # the parent's view is untouched
+
+
+# Allocations one call makes from the extension: the receive (or /proc read)
+# buffer, then the row array at 256, 512 and 1024 rows.
+ALLOCS_PER_CALL = 4
+
+
+@pytest.fixture
+def big_population(netns):
+    """About 700 IPv6 rows: the row array is reallocated mid-table."""
+    pop = Population()
+    lst = pop.listener(socket.AF_INET6, "::1", backlog=512)
+    for _ in range(350):
+        pop.connect(lst)
+    yield pop
+    pop.close()
+
+
+@pytest.mark.parametrize("first_call", ["tcp6", "counts"])
+@pytest.mark.parametrize("backend", ["netlink", "proc"])
+@pytest.mark.parametrize("fail_from", range(1, ALLOCS_PER_CALL + 2))
+def test_out_of_memory_mid_table(big_population, backend, fail_from, first_call):
+    """From the n-th allocation on every one fails: while n is within the
+    first call that call raises MemoryError, else the first call succeeds in
+    full and the next one fails.  run_child() checks that no block the
+    extension allocated stays allocated and no descriptor stays open."""
+    if asan_preloaded():
+        pytest.skip("ASan's malloc is preloaded first, so the shim cannot fail it (plain runs do)")
+    env = {"TT_SHIM_ALLOC_FAIL_FROM": str(fail_from), "TCPTABLE_BACKEND": backend}
+    report = run_child([[first_call, {}], ["tcp6", {"sort": True}], ["counts", {}]], env)
+    first, *later = report["outcomes"]
+    if fail_from <= ALLOCS_PER_CALL:
+        assert first == {"error": "MemoryError", "errno": None, "message": ""}
+    elif first_call == "tcp6":
+        assert table_rows(first["rows"]) == ss_rows("-6")
+        assert len(first["rows"]) > 700
+    else:
+        assert sum(first["counts"].values()) == len(ss_rows("-6")) > 700
+    assert [outcome["error"] for outcome in later] == ["MemoryError"] * 2
+    calls = [["tcp6", {}], ["tcp4", {}], ["counts", {"family": None}]]
+    failing = run_child(calls, env, repeat=200)  # fds checked there
+    assert {o["error"] for o in failing["outcomes"]} == {"MemoryError"}
