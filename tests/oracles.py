@@ -71,11 +71,23 @@ class Row(NamedTuple):
     remote_port: int
 
 
+def from_values(values) -> Row:
+    """A row's values with the state as its name (as a child process sends
+    them in JSON) as a plain Row; IPv4 rows get scope ids of 0."""
+    if len(values) == 7:
+        return Row("tcp6", *values)
+    state, local_addr, local_port, remote_addr, remote_port = values
+    return Row("tcp4", state, local_addr, 0, local_port, remote_addr, 0, remote_port)
+
+
 def from_tcptable(row) -> Row:
-    """A tcptable row as a plain Row (IPv4 rows get scope ids of 0)."""
-    if len(row) == 7:
-        return Row("tcp6", row.state.name, *row[1:])
-    return Row("tcp4", row.state.name, row[1], 0, row[2], row[3], 0, row[4])
+    """A tcptable row as a plain Row."""
+    return from_values([row.state.name, *row[1:]])
+
+
+def counter(rows_values) -> collections.Counter:
+    """A multiset of Rows from rows sent as value lists (see from_values)."""
+    return collections.Counter(map(from_values, rows_values))
 
 
 def table(module, family: int, **kwargs) -> collections.Counter:
