@@ -78,8 +78,11 @@ class Wine:
     def __init__(self, prefix: Path, bindir: Path) -> None:
         self.prefix = prefix
         self.bindir = bindir
+        # Without LD_PRELOAD: the sanitized run (.ci/sanitize) preloads ASan
+        # for the extension, and Wine's loader cannot start under it.
+        inherited = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
         self.env = dict(
-            os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml="
+            inherited, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml="
         )
 
     def exe(self, name: str) -> str:
