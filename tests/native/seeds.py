@@ -221,21 +221,12 @@ def handmade_proc() -> dict[str, bytes]:
 def write_corpus() -> None:
     sys.path.insert(0, str(Path(__file__).parent.parent))
     from netns import private_netns
-    from population import Population
+    from population import standard
 
     corpus = {"netlink": handmade_netlink(), "proc": handmade_proc()}
     with private_netns():
-        pop = Population()
+        pop = standard()  # every state the tests can hold still
         try:
-            for family, addr in ((socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.1")):
-                lst = pop.listener(family, addr)
-                pop.connect(lst)
-                pop.half_closed(lst)
-                pop.time_wait(lst)
-                pop.syn_sent(family, addr)
-            dual = pop.listener(socket.AF_INET6, "::", v6only=False)
-            pop.connect(dual, socket.AF_INET, ("127.0.0.1", dual.getsockname()[1]))
-            pop.link_local()
             for family, tag in ((socket.AF_INET6, "tcp6"), (socket.AF_INET, "tcp4")):
                 portid, batches = capture_netlink(family)
                 for i, batch in enumerate(batches):
