@@ -1,26 +1,15 @@
 """Builds tcptable._tcptable from the sources of this platform's backend."""
 
 import os
+import runpy
 import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-COMMON = ["ext/module.c", "ext/rows.c", "ext/addr.c"]
-BACKENDS = {
-    "linux": {
-        "sources": ["ext/backend_linux.c", "ext/netlink_linux.c", "ext/procnet_linux.c"],
-        "depends": ["ext/linux.h"],
-        "define_macros": [("_GNU_SOURCE", None)],
-    },
-    "win32": {
-        "sources": ["ext/backend_windows.c"],
-        "depends": ["ext/backend_windows.h"],
-        # Vista's API level (GetTcp6Table); no winsock.h from windows.h.
-        "define_macros": [("_WIN32_WINNT", "0x0600"), ("WIN32_LEAN_AND_MEAN", None)],
-        "libraries": ["iphlpapi", "ws2_32"],
-    },
-}
+# The one source manifest (ext/manifest.py), shared with every other build.
+HERE = os.path.dirname(os.path.abspath(__file__))
+MANIFEST = runpy.run_path(os.path.join(HERE, "ext", "manifest.py"))
 
 
 def platform_key():
@@ -42,12 +31,12 @@ class BuildExt(build_ext):
 
 def extension():
     key = platform_key()
-    if key not in BACKENDS:
+    if key not in MANIFEST["TARGETS"] or key.endswith("-backend"):
+        supported = sorted(t for t in MANIFEST["TARGETS"] if not t.endswith("-backend"))
         sys.exit(
             f"tcptable has no backend for {sys.platform!r}: "
-            f"supported platforms are {', '.join(sorted(BACKENDS))}"
+            f"supported platforms are {', '.join(supported)}"
         )
-    backend = BACKENDS[key]
     compile_args = []
     link_args = []
     # TCPTABLE_SANITIZE=1 builds with AddressSanitizer and UBSan for the tests.
@@ -63,10 +52,11 @@ def extension():
         link_args += flags
     return Extension(
         "tcptable._tcptable",
-        sources=COMMON + backend["sources"],
-        depends=["ext/tcptable.h", *backend["depends"]],
-        define_macros=backend["define_macros"],
-        libraries=backend.get("libraries", []),
+        sources=[f"ext/{s}" for s in MANIFEST["sources"](key)],
+        depends=[f"ext/{h}" for h in MANIFEST["headers"]()],
+        include_dirs=["ext"],
+        define_macros=MANIFEST["macros"](key),
+        libraries=MANIFEST["libraries"](key),
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     )

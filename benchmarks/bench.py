@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
-import glob
 import os
 import random
 import resource
+import runpy
 import shlex
 import shutil
 import socket
@@ -47,12 +47,17 @@ def reexec_in_netns() -> None:
 
 
 def build_bare_dump(tmp: str):
-    """Compile bare_dump.c with the extension's own C backend (every file but
-    module.c), with the compiler flags the extension is built with, so that
-    the limit differs from tcptable only by what module.c does."""
+    """Compile bare_dump.c with the extension's own C backend (the manifest's
+    linux-backend target: every source but the Python glue), with the compiler
+    flags the extension is built with, so that the limit differs from tcptable
+    only by what the glue does."""
     ext = os.path.join(ROOT, "ext")
-    sources = [os.path.join(ext, "rows.c"), os.path.join(ext, "addr.c")]
-    sources += sorted(glob.glob(os.path.join(ext, "*_linux.c")))
+    manifest = runpy.run_path(os.path.join(ext, "manifest.py"))
+    sources = [os.path.join(ext, s) for s in manifest["sources"]("linux-backend")]
+    macros = [
+        f"-D{name}" if value is None else f"-D{name}={value}"
+        for name, value in manifest["macros"]("linux-backend")
+    ]
     lib = os.path.join(tmp, "bare_dump.so")
     cflags = shlex.split(sysconfig.get_config_var("CFLAGS") or "-O2")
     subprocess.run(
@@ -60,7 +65,7 @@ def build_bare_dump(tmp: str):
             "gcc",
             *cflags,
             "-std=c11",
-            "-D_GNU_SOURCE",
+            *macros,
             "-shared",
             "-fPIC",
             "-I",

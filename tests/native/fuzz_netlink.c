@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linux.h"
+#include "arch/linux/backend.h"
 #include "row_invariants.h"
 
 #define FUZZ_SEQ 0x74637074u

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linux.h"
+#include "arch/linux/backend.h"
 #include "row_invariants.h"
 
 int

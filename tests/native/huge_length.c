@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <linux/netlink.h>
 
-#include "linux.h"
+#include "arch/linux/backend.h"
 
 int
 main(void)

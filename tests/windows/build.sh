@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Cross-compiles the Windows backend the wheel builds (the very same ext/
-# sources) with a command-line driver, for running under Wine:
+# sources and macros, from ext/manifest.py) with a command-line driver, for
+# running under Wine:
 #   OUTDIR/tcptable_dump.exe        the backend as shipped
 #   OUTDIR/tcptable_dump_tiny.exe   first buffer too small: every call resizes
 #   OUTDIR/tcptable_dump_never.exe  tiny first buffer and a single try: the
@@ -10,9 +11,11 @@ out=${1:?usage: build.sh OUTDIR}
 here=$(cd "$(dirname "$0")" && pwd)
 ext="$here/../../ext"
 mkdir -p "$out"
-cc=(x86_64-w64-mingw32-gcc -std=c11 -O2 -Wall -Wextra -Werror -D_WIN32_WINNT=0x0600
-    -I"$ext" "$here/dump_main.c" "$ext/backend_windows.c" "$ext/rows.c" "$ext/addr.c"
-    -liphlpapi -lws2_32)
+mapfile -t sources < <(python3 "$ext/manifest.py" sources win32-backend)
+mapfile -t macros < <(python3 "$ext/manifest.py" macros win32-backend)
+mapfile -t libs < <(python3 "$ext/manifest.py" libraries win32-backend)
+cc=(x86_64-w64-mingw32-gcc -std=c11 -O2 -Wall -Wextra -Werror "${macros[@]/#/-D}"
+    -I"$ext" "$here/dump_main.c" "${sources[@]}" "${libs[@]/#/-l}")
 "${cc[@]}" -o "$out/tcptable_dump.exe"
 "${cc[@]}" -DTCPTABLE_TEST_TINY_FIRST_GUESS -o "$out/tcptable_dump_tiny.exe"
 "${cc[@]}" -DTCPTABLE_TEST_TINY_FIRST_GUESS -DTT_WIN_TRIES=1 -o "$out/tcptable_dump_never.exe"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_windows.h" /* winsock2.h, which must precede windows.h */
+#include "arch/windows/backend.h" /* winsock2.h, which must precede windows.h */
 #include <windows.h>
 
 typedef struct {

@@ -10,7 +10,7 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 
-#include "linux.h"
+#include "backend.h"
 
 /* The kernel sizes dump batches to the largest read seen, capped near 32 KiB;
  * a larger buffer gains nothing, a smaller one costs batches. */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "linux.h"
+#include "backend.h"
 
 const uint8_t tt_linux_to_mib[TT_LINUX_STATE_COUNT] = {
     [1] = TT_ESTABLISHED, [2] = TT_SYN_SENT,   [3] = TT_SYN_RECV,

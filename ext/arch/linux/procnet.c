@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "linux.h"
+#include "backend.h"
 
 #define READ_CHUNK 65536
 

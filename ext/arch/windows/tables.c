@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend_windows.h"
+#include "backend.h"
 
 /* GetTcpTable documents this NTSTATUS when the table changed size during the
  * call; ntstatus.h clashes with winnt.h, so it is spelled out here. */
