@@ -9,11 +9,12 @@
 long
 bare_dump(int family, unsigned states, long *code)
 {
+    tt_query q = {.family = family, .states = (tt_state_set)states};
     tt_rows rows = {NULL, 0, 0};
-    tt_error err = {TT_OK, 0, NULL};
+    tt_error err = {0};
     long n = -1;
 
-    if (tt_backend_dump(family, (tt_state_set)states, &rows, &err) == 0)
+    if (tt_backend_dump(&q, &rows, &err) == 0)
         n = (long)rows.len;
     else
         *code = err.code;

@@ -25,10 +25,22 @@ PARTS: dict[str, dict[str, list]] = {
     },
     # The Python glue: the only files that include Python.h.
     "py": {
-        "sources": ["py/module.c"],
+        "sources": [
+            "py/module.c",
+            "py/calls.c",
+            "py/args.c",
+            "py/rowtypes.c",
+            "py/errors.c",
+        ],
     },
     "linux": {
-        "sources": ["arch/linux/dump.c", "arch/linux/netlink.c", "arch/linux/procnet.c"],
+        "sources": [
+            "arch/linux/dump.c",
+            "arch/linux/states.c",
+            "arch/linux/netlink.c",
+            "arch/linux/diag.c",
+            "arch/linux/procnet.c",
+        ],
         "macros": [("_GNU_SOURCE", None)],
     },
     "windows": {

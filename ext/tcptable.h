@@ -1,9 +1,10 @@
 /* The contract between the OS backends and the Python glue.
  *
- * Nothing here knows about Python: a backend fills a plain, growable array of
- * rows and reports failure as (kind, code, step).  The glue turns rows into
- * structseq objects and errors into exceptions.  The row layout is private to
- * this extension (never exposed as ABI), so fields can be added freely. */
+ * Nothing here knows about Python: the glue fills one query, a backend fills
+ * a plain, growable array of rows and reports failure as (kind, code, step).
+ * The glue turns rows into structseq objects and errors into exceptions.  The
+ * row layout is private to this extension (never exposed as ABI), so fields
+ * can be added freely. */
 #ifndef TCPTABLE_H
 #define TCPTABLE_H
 
@@ -38,6 +39,42 @@ typedef uint16_t tt_state_set;
 #define TT_ALL_STATES ((tt_state_set)(((1u << (TT_STATE_MAX + 1)) - 1) & ~1u))
 #define TT_HAS_STATE(set, s) (((set) >> (s)) & 1u)
 
+/* A set of ports: bit p of the map set means port p is wanted. */
+typedef struct {
+    uint64_t map[65536 / 64];
+    uint32_t count; /* ports in the set */
+} tt_port_set;
+#define TT_HAS_PORT(set, p) (((set)->map[(p) >> 6] >> ((p) & 63)) & 1u)
+
+/* What the glue asks a backend for. */
+typedef enum {
+    TT_SOURCE_ANY = 0, /* Linux: netlink, /proc where netlink is unavailable */
+    TT_SOURCE_NETLINK, /* TCPTABLE_BACKEND=netlink: never /proc */
+    TT_SOURCE_PROC,    /* TCPTABLE_BACKEND=proc */
+} tt_source;
+
+/* Optional work a query asks for (tt_query.want). */
+enum {
+    TT_WANT_OWNERS = 1, /* pid, and on Linux uid and inode */
+};
+
+typedef struct {
+    int family;          /* AF_INET or AF_INET6 */
+    tt_state_set states; /* rows in these states; the glue answers an empty set itself */
+    tt_source source;
+    unsigned want;                   /* TT_WANT_* bits */
+    const tt_port_set *local_ports;  /* NULL: any local port */
+    const tt_port_set *remote_ports; /* NULL: any remote port */
+} tt_query;
+
+/* Which optional fields of a row hold values (tt_row.has). */
+enum {
+    TT_HAS_QUEUES = 1, /* rx_queue, tx_queue (Linux) */
+    TT_HAS_PID = 2,
+    TT_HAS_UID = 4,   /* Linux, with TT_WANT_OWNERS, for full sockets */
+    TT_HAS_INODE = 8, /* likewise */
+};
+
 /* One connection.  Addresses are in network byte order; an IPv4 address
  * occupies the first 4 bytes and the other 12 are zero, so one comparison
  * serves both families.  Ports are in host order. */
@@ -49,6 +86,12 @@ typedef struct {
     uint16_t local_port;
     uint16_t remote_port;
     uint8_t state; /* MIB number, 1..12 */
+    uint8_t has;   /* TT_HAS_* bits */
+    uint32_t rx_queue; /* bytes received, unread (LISTEN: connections to accept) */
+    uint32_t tx_queue; /* bytes sent, unacknowledged (LISTEN: the backlog limit) */
+    uint32_t pid;
+    uint32_t uid;
+    uint64_t inode;
 } tt_row;
 
 typedef struct {
@@ -64,13 +107,17 @@ typedef enum {
     TT_ERR_NOMEM,  /* an allocation failed */
     TT_ERR_INTR,   /* a system call was interrupted: check signals, call again */
     TT_ERR_PROTO,  /* the OS sent something malformed; code is an errno value */
-    TT_ERR_CONFIG, /* TCPTABLE_BACKEND holds an unknown value */
 } tt_err_kind;
 
 typedef struct {
     tt_err_kind kind;
     long code;
     const char *step; /* static text: which step failed */
+    /* The failure that made the backend try another source (netlink, before
+     * /proc), kept for the message; cause_kind is TT_OK when there was none. */
+    tt_err_kind cause_kind;
+    long cause_code;
+    const char *cause_step;
 } tt_error;
 
 /* Sets *err and returns -1, so failures read `return tt_fail(...)`. */
@@ -85,11 +132,24 @@ void tt_rows_free(tt_rows *rows);
  * Returns 0, or -1 with *err set (memory); the rows are unchanged then. */
 int tt_rows_sort(tt_rows *rows, tt_error *err);
 
-/* The backend: append every row of `family` (AF_INET or AF_INET6) whose state
- * is in `states` to `out`.  Returns 0, or -1 with *err set; on failure `out`
- * may hold rows already appended, which the caller frees.  Called without the
- * GIL: no Python, no mutable globals. */
-int tt_backend_dump(int family, tt_state_set states, tt_rows *out, tt_error *err);
+/* Whether a row in `state` with these ports (the remote port 0 for LISTEN)
+ * is one the query asks for.  Every backend filters with this, after any
+ * filter the OS applied, so no row outside the query can come back. */
+static inline int
+tt_query_wants(const tt_query *q, unsigned state, uint16_t local_port, uint16_t remote_port)
+{
+    return TT_HAS_STATE(q->states, state) &&
+           (q->local_ports == NULL || TT_HAS_PORT(q->local_ports, local_port)) &&
+           (q->remote_ports == NULL || TT_HAS_PORT(q->remote_ports, remote_port));
+}
+
+/* The backend: append every row the query asks for to `out`.  Returns 0, or
+ * -1 with *err set; on failure `out` may hold rows already appended, which
+ * the caller frees.  Called without the GIL: no Python, no mutable globals. */
+int tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err);
+
+/* Sleeps about `microseconds`: the glue's pause between interrupted tries. */
+void tt_sleep_us(unsigned long microseconds);
 
 /* Writes the standard text form of an address (inet_ntop's, identical on
  * every platform) and a NUL; returns its length.  `out` needs TT_ADDRSTRLEN. */

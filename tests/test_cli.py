@@ -168,7 +168,7 @@ def test_unknown_backend_exits_2_with_one_line(netns):
     result = run(env={"TCPTABLE_BACKEND": "bogus"})
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines() == [
-        "tcptable: TCPTABLE_BACKEND must be 'netlink', 'proc' or unset"
+        "tcptable: TCPTABLE_BACKEND must be 'netlink', 'proc' or unset, not 'bogus'"
     ]
 
 
@@ -183,8 +183,10 @@ def test_os_error_of_the_proc_backend_exits_1_with_one_line(netns):
             "sh",
             "-c",
             # /proc/$$/net is what /proc/net shows this shell and, after exec,
-            # Python; the rest of /proc stays (ASan reads /proc/self/maps).
-            'mount -t tmpfs none /proc/$$/net && exec "$@"',
+            # Python, and /proc/$$/task/$$/net what /proc/thread-self/net shows
+            # its main thread; the rest of /proc stays (ASan reads /proc/self/maps).
+            "mount -t tmpfs none /proc/$$/net && mount -t tmpfs none /proc/$$/task/$$/net"
+            ' && exec "$@"',
             "sh",
             sys.executable,
             "-m",
@@ -197,7 +199,7 @@ def test_os_error_of_the_proc_backend_exits_1_with_one_line(netns):
     )
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.splitlines() == [
-        "tcptable: opening /proc/net/tcp failed: No such file or directory"
+        "tcptable: opening /proc/thread-self/net/tcp failed: No such file or directory"
     ]
 
 

@@ -128,26 +128,29 @@ def test_proc_unopenable_too(population, code):
         "TCPTABLE_BACKEND": "",
     }
     report = run_child([["tcp6", {}], ["tcp4", {"sort": True}], ["counts", {}]], env, repeat=100)
-    paths = ["/proc/net/tcp6", "/proc/net/tcp", "/proc/net/tcp6"]
-    for outcome, path in zip(report["outcomes"], paths, strict=True):
+    tables = ["tcp6", "tcp", "tcp6"]
+    for outcome, table in zip(report["outcomes"], tables, strict=True):
         assert outcome["errno"] == code
-        assert f"opening {path} failed: {os.strerror(code)}" in outcome["message"]
+        opening = f"opening /proc/thread-self/net/{table} failed: {os.strerror(code)}"
+        assert opening in outcome["message"]
 
 
-# Hides /proc/<pid>/net (what /proc/net points to) under an empty tmpfs in a
-# private mount namespace of the child alone, then runs CHILD.
+# Hides /proc/<pid>/net (what /proc/net points to) and the thread's own
+# /proc/<pid>/task/<tid>/net (what /proc/thread-self/net points to) under an
+# empty tmpfs in a private mount namespace of the child alone, then runs CHILD.
 HIDE_PROC_NET = textwrap.dedent(
     """
-    import ctypes, os, runpy, sys
+    import ctypes, os, runpy, sys, threading
     libc = ctypes.CDLL(None, use_errno=True)
     MS_REC, MS_PRIVATE = 0x4000, 0x40000
     if libc.unshare(0x20000) != 0:  # CLONE_NEWNS
         sys.exit("unshare(CLONE_NEWNS): " + os.strerror(ctypes.get_errno()))
     if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         sys.exit("making / private: " + os.strerror(ctypes.get_errno()))
-    target = f"/proc/{os.getpid()}/net".encode()
-    if libc.mount(b"none", target, b"tmpfs", 0, None) != 0:
-        sys.exit("mounting tmpfs on /proc/net: " + os.strerror(ctypes.get_errno()))
+    pid, tid = os.getpid(), threading.get_native_id()
+    for target in (f"/proc/{pid}/net", f"/proc/{pid}/task/{tid}/net"):
+        if libc.mount(b"none", target.encode(), b"tmpfs", 0, None) != 0:
+            sys.exit(f"mounting tmpfs on {target}: " + os.strerror(ctypes.get_errno()))
     exec(sys.argv.pop(1))
     """
 )
@@ -156,9 +159,11 @@ HIDE_PROC_NET = textwrap.dedent(
 def test_proc_net_empty_in_a_mount_namespace(population):
     env = {"TT_SHIM_NETLINK_ERRNO": str(errno.EPERM), "TCPTABLE_BACKEND": ""}
     report = run_child([["tcp6", {}], ["tcp4", {}]], env, repeat=100, wrapper=HIDE_PROC_NET)
-    for outcome, path in zip(report["outcomes"], ["/proc/net/tcp6", "/proc/net/tcp"], strict=True):
+    for outcome, table in zip(report["outcomes"], ["tcp6", "tcp"], strict=True):
         assert outcome["errno"] == errno.ENOENT
-        assert outcome["message"].endswith(f"opening {path} failed: No such file or directory")
+        opening = f"opening /proc/thread-self/net/{table} failed: No such file or directory"
+        assert opening in outcome["message"]
+        assert "netlink socket() failed: Operation not permitted" in outcome["message"]
     assert os.path.exists("/proc/net/tcp6")  # the parent's view is untouched
 
 

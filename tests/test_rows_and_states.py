@@ -1,9 +1,12 @@
 """The row types, TcpState, and what the installed package ships."""
 
+import ast
 import collections
 import pathlib
 import pickle
 import socket
+import sys
+import types
 
 import pytest
 import tcptable
@@ -34,6 +37,8 @@ TCP6_FIELDS = (
     "remote_port",
 )
 TCP4_FIELDS = ("state", "local_addr", "local_port", "remote_addr", "remote_port")
+# Reachable by name only, after the tuple's fields, as os.stat_result's are.
+BY_NAME = ("pid", "uid", "inode", "rx_queue", "tx_queue")
 
 
 def test_tcp_state_members():
@@ -51,13 +56,61 @@ def test_state_names_equal_psutil_status_strings():
         assert TcpState[status].name == status
 
 
+def field_names(cls) -> list[str]:
+    """Every field of a structseq type, tuple fields first, in their order."""
+    return [k for k, v in vars(cls).items() if isinstance(v, types.MemberDescriptorType)]
+
+
 @pytest.mark.parametrize("cls,fields", [(Tcp6Row, TCP6_FIELDS), (Tcp4Row, TCP4_FIELDS)])
 def test_row_type_fields(cls, fields):
-    assert cls.n_fields == cls.n_sequence_fields == len(fields)
+    assert cls.n_sequence_fields == len(fields)
+    assert cls.n_fields == len(fields) + len(BY_NAME)
     assert cls.n_unnamed_fields == 0
     assert cls.__match_args__ == fields
+    assert field_names(cls) == [*fields, *BY_NAME]
     assert issubclass(cls, tuple)
     assert cls.__module__ == "tcptable"
+
+
+def stub_classes() -> dict[str, ast.ClassDef]:
+    package = pathlib.Path(tcptable.__file__).parent
+    tree = ast.parse((package / "_tcptable.pyi").read_text())
+    return {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+
+def stub_properties(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> list[str]:
+    """The properties a stub class declares, then those of its stub bases."""
+    own = [
+        node.name
+        for node in cls.body
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list)
+    ]
+    for base in cls.bases:
+        if isinstance(base, ast.Name) and base.id in classes:
+            own += stub_properties(classes[base.id], classes)
+    return own
+
+
+@pytest.mark.parametrize("cls", [Tcp6Row, Tcp4Row])
+def test_stubs_have_the_row_types_shape(cls):
+    """The stubs declare every field the C field table gives the type, in its
+    order, and a tuple of exactly the visible fields."""
+    classes = stub_classes()
+    stub = classes[cls.__name__]
+    assert stub_properties(stub, classes) == field_names(cls)
+    (tuple_base,) = [b for b in stub.bases if isinstance(b, ast.Subscript)]
+    assert len(tuple_base.slice.elts) == cls.n_sequence_fields
+
+
+def test_row_allocation_path_is_the_reviewed_one():
+    """CPython 3.10 to 3.14 build rows with the extension's own allocation
+    (ext/py/rowtypes.c); a newer CPython takes the slower public API until
+    its structseq layout is reviewed and the range extended."""
+    assert tcptable._tcptable._row_allocation == "own", (
+        f"CPython {sys.version_info[:2]} builds rows through the public API: review "
+        "the structseq layout in ext/py/rowtypes.c and extend OWN_ROW_ALLOCATION"
+    )
 
 
 def check_row(row, cls, fields):
@@ -65,6 +118,10 @@ def check_row(row, cls, fields):
     assert len(row) == len(fields)
     for i, name in enumerate(fields):
         assert row[i] is getattr(row, name)
+    # Linux reports queues on every call, Windows never; owners only when asked for.
+    queue_type = int if sys.platform.startswith("linux") else type(None)
+    assert type(row.rx_queue) is queue_type and type(row.tx_queue) is queue_type
+    assert row.pid is None and row.uid is None and row.inode is None
     assert row.state is getattr(tcptable.TcpState, row.state.name)
     assert type(row.state) is TcpState
     for name in fields[1:]:

@@ -4,11 +4,8 @@
 >>> listening = tcptable.tcp6(states={tcptable.TcpState.LISTEN})
 """
 
-from . import _tcptable
 from ._tcptable import Tcp4Row, Tcp6Row, counts, tcp4, tcp6
 from .state import TcpState
-
-_tcptable._set_states(tuple(TcpState))
 
 __all__ = ["TcpState", "Tcp4Row", "Tcp6Row", "counts", "tcp4", "tcp6"]
 __version__ = "0.1.0"

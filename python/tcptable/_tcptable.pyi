@@ -3,8 +3,22 @@ from typing import Final, final
 
 from .state import TcpState
 
+# Typing only: the fields both row types have by name, beyond the tuple
+# (tests/test_rows_and_states.py checks these stubs against the row types).
+class _ByName:
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def uid(self) -> int | None: ...
+    @property
+    def inode(self) -> int | None: ...
+    @property
+    def rx_queue(self) -> int | None: ...
+    @property
+    def tx_queue(self) -> int | None: ...
+
 @final
-class Tcp6Row(tuple[TcpState, str, int, int, str, int, int]):
+class Tcp6Row(tuple[TcpState, str, int, int, str, int, int], _ByName):
     n_fields: Final[int]
     n_sequence_fields: Final[int]
     n_unnamed_fields: Final[int]
@@ -24,7 +38,7 @@ class Tcp6Row(tuple[TcpState, str, int, int, str, int, int]):
     def remote_port(self) -> int: ...
 
 @final
-class Tcp4Row(tuple[TcpState, str, int, str, int]):
+class Tcp4Row(tuple[TcpState, str, int, str, int], _ByName):
     n_fields: Final[int]
     n_sequence_fields: Final[int]
     n_unnamed_fields: Final[int]
@@ -40,12 +54,13 @@ class Tcp4Row(tuple[TcpState, str, int, str, int]):
     def remote_port(self) -> int: ...
 
 def tcp6(
-    *, states: Iterable[TcpState | int] | None = None, sort: bool = False
+    *, states: Iterable[TcpState | int] | None = None, sort: bool = False, pids: bool = False
 ) -> tuple[Tcp6Row, ...]: ...
 def tcp4(
-    *, states: Iterable[TcpState | int] | None = None, sort: bool = False
+    *, states: Iterable[TcpState | int] | None = None, sort: bool = False, pids: bool = False
 ) -> tuple[Tcp4Row, ...]: ...
 def counts(
     family: int | None = ..., *, states: Iterable[TcpState | int] | None = None
 ) -> dict[TcpState, int]: ...
-def _set_states(members: tuple[TcpState, ...], /) -> None: ...
+
+_row_allocation: str

@@ -18,7 +18,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     tt_rows rows = {NULL, 0, 0};
-    tt_error err = {TT_OK, 0, NULL};
+    tt_error err = {0};
+    tt_query q = {0};
     int family;
     tt_state_set states;
     uint32_t portid;
@@ -38,7 +39,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     REQUIRE(batch != NULL);
     memcpy(batch, data + PREFIX, len);
 
-    rc = tt_nl_decode(batch, len, FUZZ_SEQ, portid, family, states, &rows, &err);
+    /* Owners asked for: the decoder's owner fields are exercised too. */
+    q.family = family;
+    q.states = states;
+    q.want = TT_WANT_OWNERS;
+    rc = tt_nl_decode(batch, len, FUZZ_SEQ, portid, &q, &rows, &err);
     REQUIRE(rc == -1 || rc == TT_NL_MORE || rc == TT_NL_DONE);
     if (rc == -1)
         REQUIRE(err.step != NULL &&

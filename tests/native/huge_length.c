@@ -16,7 +16,8 @@ main(void)
     size_t len = (size_t)0xFFFFFFFF + 1;
     struct nlmsghdr h = {.nlmsg_len = 0xFFFFFFFF, .nlmsg_type = NLMSG_NOOP};
     tt_rows rows = {NULL, 0, 0};
-    tt_error err = {TT_OK, 0, NULL};
+    tt_error err = {0};
+    tt_query q = {.family = AF_INET6, .states = TT_ALL_STATES};
     int rc;
     void *batch = mmap(NULL, len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -26,7 +27,7 @@ main(void)
         return 2;
     }
     memcpy(batch, &h, sizeof(h));
-    rc = tt_nl_decode(batch, len, 1, 0, AF_INET6, TT_ALL_STATES, &rows, &err);
+    rc = tt_nl_decode(batch, len, 1, 0, &q, &rows, &err);
     printf("tt_nl_decode returned %d with %zu rows\n", rc, rows.len);
     tt_rows_free(&rows);
     munmap(batch, len);

@@ -85,11 +85,12 @@ print_row(int family, const tt_row *r)
 static int
 poll_once(const options *opt, unsigned long poll)
 {
+    tt_query q = {.family = opt->family, .states = opt->states};
     tt_rows rows = {NULL, 0, 0};
-    tt_error err = {TT_OK, 0, NULL};
+    tt_error err = {0};
     tt_win_calls calls;
 
-    if (tt_windows_dump(opt->family, opt->states, &rows, &err, &calls) < 0 ||
+    if (tt_windows_dump(&q, &rows, &err, &calls) < 0 ||
         (opt->sort && tt_rows_sort(&rows, &err) < 0)) {
         tt_rows_free(&rows);
         fprintf(stderr, "tcptable_dump: %s failed: error %ld (kind %d) after %u calls\n",

@@ -1,17 +1,10 @@
 /* Linux: netlink sock_diag, with /proc/net/tcp{,6} where netlink is missing.
- * TCPTABLE_BACKEND=proc forces the fallback, =netlink forbids it. */
+ * The query says which source the caller allows (TCPTABLE_BACKEND, read by
+ * the glue). */
 #include <errno.h>
-#include <stdlib.h>
-#include <string.h>
+#include <time.h>
 
 #include "backend.h"
-
-const uint8_t tt_linux_to_mib[TT_LINUX_STATE_COUNT] = {
-    [1] = TT_ESTABLISHED, [2] = TT_SYN_SENT,   [3] = TT_SYN_RECV,
-    [4] = TT_FIN_WAIT1,   [5] = TT_FIN_WAIT2,  [6] = TT_TIME_WAIT,
-    [7] = TT_CLOSE,       [8] = TT_CLOSE_WAIT, [9] = TT_LAST_ACK,
-    [10] = TT_LISTEN,     [11] = TT_CLOSING,   [12] = TT_SYN_RECV, /* NEW_SYN_RECV */
-};
 
 /* The errors that mean "this kernel or sandbox offers no sock_diag":
  * gVisor/WSL1, seccomp or RestrictAddressFamilies, no tcp_diag module, LSMs. */
@@ -32,24 +25,46 @@ netlink_unavailable(const tt_error *err)
     }
 }
 
-int
-tt_backend_dump(int family, tt_state_set states, tt_rows *out, tt_error *err)
+void
+tt_linux_owner_fields(const tt_query *q, tt_row *row)
 {
-    const char *choice = getenv("TCPTABLE_BACKEND");
+    if ((q->want & TT_WANT_OWNERS) && row->inode != 0) {
+        row->has |= TT_HAS_UID | TT_HAS_INODE;
+    }
+    else {
+        row->uid = 0;
+        row->inode = 0;
+    }
+}
+
+int
+tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err)
+{
     size_t kept = out->len;
 
-    if (choice != NULL && *choice != '\0') {
-        if (strcmp(choice, "proc") == 0)
-            return tt_proc_dump(family, states, out, err);
-        if (strcmp(choice, "netlink") == 0)
-            return tt_netlink_dump(family, states, out, err);
-        return tt_fail(err, TT_ERR_CONFIG, 0,
-                       "TCPTABLE_BACKEND must be 'netlink', 'proc' or unset");
+    switch (q->source) {
+    case TT_SOURCE_PROC:
+        return tt_proc_dump(q, out, err);
+    case TT_SOURCE_NETLINK:
+        return tt_netlink_dump(q, out, err);
+    case TT_SOURCE_ANY:
+        break;
     }
-    if (tt_netlink_dump(family, states, out, err) == 0)
+    if (tt_netlink_dump(q, out, err) == 0)
         return 0;
     if (!netlink_unavailable(err))
         return -1;
+    /* Keep why netlink failed: if /proc fails too, both belong in the error. */
+    err->cause_kind = err->kind;
+    err->cause_code = err->code;
+    err->cause_step = err->step;
     out->len = kept;
-    return tt_proc_dump(family, states, out, err);
+    return tt_proc_dump(q, out, err);
+}
+
+void
+tt_sleep_us(unsigned long microseconds)
+{
+    struct timespec t = {(time_t)(microseconds / 1000000), (long)(microseconds % 1000000) * 1000};
+    nanosleep(&t, NULL); /* a signal may end it early: the caller checks signals next */
 }

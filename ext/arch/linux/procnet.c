@@ -1,6 +1,8 @@
-/* The fallback: /proc/net/tcp and /proc/net/tcp6, read in large chunks and
+/* The fallback: /proc/thread-self/net/tcp and tcp6, read in large chunks and
  * parsed in place.  The kernel prints each address as 32-bit words in host
- * byte order (%08X), so storing each word natively gives network order. */
+ * byte order (%08X), so storing each word natively gives network order.
+ * thread-self, not self: the table of the calling thread's network namespace,
+ * as netlink gives. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -41,6 +43,30 @@ take_hex(const char **p, const char *end, int digits, uint32_t *value)
     return 0;
 }
 
+/* Skips spaces, then reads a decimal number of at most 20 digits (the
+ * kernel's %lu); a '-' sign is read and the value is then 0 (timeouts). */
+static int
+take_dec(const char **p, const char *end, uint64_t *value)
+{
+    uint64_t v = 0;
+    int digits = 0, negative = 0;
+
+    while (*p < end && **p == ' ')
+        ++*p;
+    if (*p < end && **p == '-')
+        negative = 1, ++*p;
+    for (; *p < end && **p >= '0' && **p <= '9'; ++*p, digits++) {
+        uint64_t d = (uint64_t)(**p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (digits == 0 || (*p < end && **p != ' '))
+        return -1;
+    *value = negative ? 0 : v;
+    return 0;
+}
+
 static int
 take_char(const char **p, const char *end, char c)
 {
@@ -67,6 +93,27 @@ take_endpoint(const char **p, const char *end, int words, uint8_t *addr,
     return 0;
 }
 
+/* The columns after the state: "TX:RX TR:WHEN RETRNSMT UID TIMEOUT INODE",
+ * the first three in hex, the rest decimal. */
+static int
+take_counters(const char **p, const char *end, tt_row *row)
+{
+    uint32_t hex;
+    uint64_t uid, timeout, inode;
+
+    if (take_char(p, end, ' ') < 0 || take_hex(p, end, 8, &row->tx_queue) < 0 ||
+        take_char(p, end, ':') < 0 || take_hex(p, end, 8, &row->rx_queue) < 0 ||
+        take_char(p, end, ' ') < 0 || take_hex(p, end, 2, &hex) < 0 ||
+        take_char(p, end, ':') < 0 || take_hex(p, end, 8, &hex) < 0 ||
+        take_char(p, end, ' ') < 0 || take_hex(p, end, 8, &hex) < 0 ||
+        take_dec(p, end, &uid) < 0 || take_dec(p, end, &timeout) < 0 ||
+        take_dec(p, end, &inode) < 0 || uid > UINT32_MAX)
+        return -1;
+    row->uid = (uint32_t)uid;
+    row->inode = inode;
+    return 0;
+}
+
 int
 tt_proc_parse_line(const char *line, size_t len, int family, tt_row *row)
 {
@@ -86,11 +133,12 @@ tt_proc_parse_line(const char *line, size_t len, int family, tt_row *row)
         take_char(&p, end, ' ') < 0 ||
         take_endpoint(&p, end, words, row->remote_addr, &row->remote_port) < 0 ||
         take_char(&p, end, ' ') < 0 || take_hex(&p, end, 2, &state) < 0 ||
-        (p < end && *p != ' '))
+        take_counters(&p, end, row) < 0)
         return -1;
     if (state >= TT_LINUX_STATE_COUNT || tt_linux_to_mib[state] == 0)
         return -1;
     row->state = tt_linux_to_mib[state];
+    row->has = TT_HAS_QUEUES;
     if (row->state == TT_LISTEN) {
         memset(row->remote_addr, 0, sizeof(row->remote_addr));
         row->remote_port = 0;
@@ -98,28 +146,47 @@ tt_proc_parse_line(const char *line, size_t len, int family, tt_row *row)
     return 0;
 }
 
+int
+tt_proc_is_header(const char *line, size_t len)
+{
+    static const char column[] = "local_address";
+    size_t n = sizeof(column) - 1;
+
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(line + i, column, n) == 0)
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    const tt_query *q;
+    const char *path;
+    int seen_header;
+} proc_reader;
+
 /* Parses the complete lines in buf[0..len) and returns how many bytes were
- * consumed; the first line of the file is its header. */
+ * consumed; the first line of the file must be its header. */
 static int
-parse_lines(const char *buf, size_t len, int *seen_header, int family,
-            tt_state_set states, tt_rows *out, size_t *consumed, tt_error *err)
+parse_lines(proc_reader *r, const char *buf, size_t len, tt_rows *out, size_t *consumed,
+            tt_error *err)
 {
     const char *p = buf, *end = buf + len, *nl;
 
     while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
         tt_row row;
-        if (!*seen_header) {
-            *seen_header = 1;
+        if (!r->seen_header) {
+            if (!tt_proc_is_header(p, (size_t)(nl - p)))
+                return tt_fail(err, TT_ERR_PROTO, EPROTO, r->path);
+            r->seen_header = 1;
         }
-        else if (tt_proc_parse_line(p, (size_t)(nl - p), family, &row) < 0) {
-            return tt_fail(err, TT_ERR_PROTO, EPROTO,
-                           family == AF_INET ? "parsing /proc/net/tcp"
-                                             : "parsing /proc/net/tcp6");
+        else if (tt_proc_parse_line(p, (size_t)(nl - p), r->q->family, &row) < 0) {
+            return tt_fail(err, TT_ERR_PROTO, EPROTO, r->path);
         }
-        else if (TT_HAS_STATE(states, row.state)) {
+        else if (tt_query_wants(r->q, row.state, row.local_port, row.remote_port)) {
             tt_row *slot = tt_rows_push(out, err);
             if (slot == NULL)
                 return -1;
+            tt_linux_owner_fields(r->q, &row);
             *slot = row;
         }
         p = nl + 1;
@@ -128,21 +195,65 @@ parse_lines(const char *buf, size_t len, int *seen_header, int family,
     return 0;
 }
 
-int
-tt_proc_dump(int family, tt_state_set states, tt_rows *out, tt_error *err)
+/* The table's path, and the step texts naming it. */
+typedef struct {
+    const char *path, *open_step, *read_step, *parse_step;
+} proc_table;
+
+static const proc_table tables[2][2] = {
+    { /* /proc/thread-self: the calling thread's namespace (Linux 3.17+) */
+        {"/proc/thread-self/net/tcp", "opening /proc/thread-self/net/tcp",
+         "reading /proc/thread-self/net/tcp", "parsing /proc/thread-self/net/tcp"},
+        {"/proc/thread-self/net/tcp6", "opening /proc/thread-self/net/tcp6",
+         "reading /proc/thread-self/net/tcp6", "parsing /proc/thread-self/net/tcp6"},
+    },
+    { /* older kernels: the process's namespace */
+        {"/proc/net/tcp", "opening /proc/net/tcp", "reading /proc/net/tcp",
+         "parsing /proc/net/tcp"},
+        {"/proc/net/tcp6", "opening /proc/net/tcp6", "reading /proc/net/tcp6",
+         "parsing /proc/net/tcp6"},
+    },
+};
+
+/* Whether `path` opens: tried as the table itself is, so that what denies
+ * one denies both. */
+static int
+exists(const char *path)
 {
-    const char *path = family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
-    const char *read_step = family == AF_INET ? "reading /proc/net/tcp"
-                                              : "reading /proc/net/tcp6";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+/* Which row of `tables` serves this kernel: /proc/thread-self needs Linux
+ * 3.17; before it, /proc/net is the one. */
+static const proc_table *
+tables_here(void)
+{
+    return tables[access("/proc/thread-self", F_OK) == 0 ? 0 : 1];
+}
+
+int
+tt_proc_dump(const tt_query *q, tt_rows *out, tt_error *err)
+{
+    const proc_table *both = tables_here(), *table = &both[q->family == AF_INET6];
+    proc_reader reader = {q, NULL, 0};
     char *buf = NULL;
     size_t held = 0;
-    int seen_header = 0, rc = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = -1;
+    int fd = open(table->path, O_RDONLY | O_CLOEXEC);
 
-    if (fd < 0)
-        return tt_fail(err, TT_ERR_OS, errno,
-                       family == AF_INET ? "opening /proc/net/tcp"
-                                         : "opening /proc/net/tcp6");
+    if (fd < 0) {
+        int saved = errno;
+        /* A kernel without IPv6 (ipv6.disable=1) has no tcp6 beside tcp:
+         * its IPv6 table is empty, as netlink reports. */
+        if (saved == ENOENT && q->family == AF_INET6 && exists(both[0].path))
+            return 0;
+        return tt_fail(err, TT_ERR_OS, saved, table->open_step);
+    }
+    reader.path = table->parse_step;
     if ((buf = malloc(READ_CHUNK)) == NULL) {
         tt_fail(err, TT_ERR_NOMEM, 0, "allocating the /proc read buffer");
         goto done;
@@ -151,24 +262,24 @@ tt_proc_dump(int family, tt_state_set states, tt_rows *out, tt_error *err)
         size_t consumed = 0;
         ssize_t n = read(fd, buf + held, READ_CHUNK - held);
         if (n < 0) {
-            tt_fail(err, errno == EINTR ? TT_ERR_INTR : TT_ERR_OS, errno, read_step);
+            tt_fail(err, errno == EINTR ? TT_ERR_INTR : TT_ERR_OS, errno, table->read_step);
             goto done;
         }
         if (n == 0)
             break;
         held += (size_t)n;
-        if (parse_lines(buf, held, &seen_header, family, states, out, &consumed,
-                        err) < 0)
+        if (parse_lines(&reader, buf, held, out, &consumed, err) < 0)
             goto done;
         if (consumed == 0 && held == READ_CHUNK) {
-            tt_fail(err, TT_ERR_PROTO, EPROTO, read_step); /* absurd line */
+            tt_fail(err, TT_ERR_PROTO, EPROTO, table->parse_step); /* absurd line */
             goto done;
         }
         memmove(buf, buf + consumed, held - consumed);
         held -= consumed;
     }
-    if (held != 0) {
-        tt_fail(err, TT_ERR_PROTO, EPROTO, read_step); /* no final newline */
+    /* No final newline, or no header at all (an empty file is not a table). */
+    if (held != 0 || !reader.seen_header) {
+        tt_fail(err, TT_ERR_PROTO, EPROTO, table->parse_step);
         goto done;
     }
     rc = 0;

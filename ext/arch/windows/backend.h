@@ -15,7 +15,6 @@ typedef struct {
 } tt_win_calls;
 
 /* Like tt_backend_dump(), counting its calls in *calls. */
-int tt_windows_dump(int family, tt_state_set states, tt_rows *out, tt_error *err,
-                    tt_win_calls *calls);
+int tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *calls);
 
 #endif

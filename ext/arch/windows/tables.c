@@ -40,7 +40,7 @@ typedef struct {
     const char *call;      /* step text of a failed call */
     const char *unsettled; /* step text of a table that never settled */
     ULONG (*get)(void *table, ULONG *size);
-    int (*convert)(const void *table, ULONG size, tt_state_set states, tt_rows *out,
+    int (*convert)(const void *table, ULONG size, const tt_query *q, tt_rows *out,
                    tt_error *err);
 } table_api;
 
@@ -70,23 +70,6 @@ count_entries(const void *table, ULONG size, size_t header, size_t row_size, con
     return 0;
 }
 
-/* Sets *row to a new row of `out` in `state`, or to NULL when the state is
- * not wanted.  A number outside 1..12 has no TcpState: it is an error, never
- * a dropped row. */
-static int
-start_row(unsigned long state, tt_state_set states, tt_rows *out, tt_row **row, tt_error *err)
-{
-    *row = NULL;
-    if (state < 1 || state > TT_STATE_MAX)
-        return tt_fail(err, TT_ERR_PROTO, EINVAL, "the TCP table held a state outside 1..12");
-    if (!TT_HAS_STATE(states, state))
-        return 0;
-    if ((*row = tt_rows_push(out, err)) == NULL)
-        return -1;
-    (*row)->state = (uint8_t)state;
-    return 0;
-}
-
 /* Ports are in network order in the low 16 bits; the upper bits are
  * undefined, hence the cast before ntohs(). */
 static uint16_t
@@ -95,8 +78,30 @@ port_of(DWORD raw)
     return ntohs((u_short)raw);
 }
 
+/* Sets *row to a new row of `out` in `state`, or to NULL when the query does
+ * not ask for it.  A number outside 1..12 has no TcpState: it is an error,
+ * never a dropped row.  The remote port of a listener means nothing: 0. */
 static int
-convert_tcp6(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_error *err)
+start_row(unsigned long state, uint16_t local_port, uint16_t remote_port, const tt_query *q,
+          tt_rows *out, tt_row **row, tt_error *err)
+{
+    *row = NULL;
+    if (state < 1 || state > TT_STATE_MAX)
+        return tt_fail(err, TT_ERR_PROTO, EINVAL, "the TCP table held a state outside 1..12");
+    if (state == TT_LISTEN)
+        remote_port = 0;
+    if (!tt_query_wants(q, (unsigned)state, local_port, remote_port))
+        return 0;
+    if ((*row = tt_rows_push(out, err)) == NULL)
+        return -1;
+    (*row)->state = (uint8_t)state;
+    (*row)->local_port = local_port;
+    (*row)->remote_port = remote_port;
+    return 0;
+}
+
+static int
+convert_tcp6(const void *buf, ULONG size, const tt_query *q, tt_rows *out, tt_error *err)
 {
     const MIB_TCP6TABLE *t = buf;
     DWORD count = 0;
@@ -108,7 +113,8 @@ convert_tcp6(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_
         const MIB_TCP6ROW *src = &t->table[i];
         tt_row *row;
 
-        if (start_row((unsigned long)src->State, states, out, &row, err) < 0)
+        if (start_row((unsigned long)src->State, port_of(src->dwLocalPort),
+                      port_of(src->dwRemotePort), q, out, &row, err) < 0)
             return -1;
         if (row == NULL)
             continue;
@@ -116,18 +122,16 @@ convert_tcp6(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_
         /* The raw DWORD is the interface index, as .NET reads it (the
          * documentation's ntohl() example is wrong). */
         row->local_scope_id = src->dwLocalScopeId;
-        row->local_port = port_of(src->dwLocalPort);
         if (row->state == TT_LISTEN) /* the remote end of a listener means nothing */
             continue;
         memcpy(row->remote_addr, &src->RemoteAddr, 16);
         row->remote_scope_id = src->dwRemoteScopeId;
-        row->remote_port = port_of(src->dwRemotePort);
     }
     return 0;
 }
 
 static int
-convert_tcp4(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_error *err)
+convert_tcp4(const void *buf, ULONG size, const tt_query *q, tt_rows *out, tt_error *err)
 {
     const MIB_TCPTABLE *t = buf;
     DWORD count = 0;
@@ -139,16 +143,15 @@ convert_tcp4(const void *buf, ULONG size, tt_state_set states, tt_rows *out, tt_
         const MIB_TCPROW *src = &t->table[i];
         tt_row *row;
 
-        if (start_row((unsigned long)src->dwState, states, out, &row, err) < 0)
+        if (start_row((unsigned long)src->dwState, port_of(src->dwLocalPort),
+                      port_of(src->dwRemotePort), q, out, &row, err) < 0)
             return -1;
         if (row == NULL)
             continue;
         memcpy(row->local_addr, &src->dwLocalAddr, 4); /* already network order */
-        row->local_port = port_of(src->dwLocalPort);
         if (row->state == TT_LISTEN)
             continue;
         memcpy(row->remote_addr, &src->dwRemoteAddr, 4);
-        row->remote_port = port_of(src->dwRemotePort);
     }
     return 0;
 }
@@ -202,10 +205,9 @@ count_retry(ULONG rc, tt_win_calls *calls)
 }
 
 int
-tt_windows_dump(int family, tt_state_set states, tt_rows *out, tt_error *err,
-                tt_win_calls *calls)
+tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *calls)
 {
-    const table_api *api = family == AF_INET6 ? &tcp6_api : &tcp4_api;
+    const table_api *api = q->family == AF_INET6 ? &tcp6_api : &tcp4_api;
     ULONG size = TT_WIN_FIRST_SIZE, rc = NO_ERROR;
 
     memset(calls, 0, sizeof(*calls));
@@ -218,7 +220,7 @@ tt_windows_dump(int family, tt_state_set states, tt_rows *out, tt_error *err,
             return tt_fail(err, TT_ERR_NOMEM, 0, "allocating the TCP table buffer");
         rc = api->get(buf, &size);
         calls->calls++;
-        result = rc == NO_ERROR ? api->convert(buf, asked, states, out, err) : 0;
+        result = rc == NO_ERROR ? api->convert(buf, asked, q, out, err) : 0;
         free(buf);
         if (rc == NO_ERROR)
             return result;
@@ -232,8 +234,14 @@ tt_windows_dump(int family, tt_state_set states, tt_rows *out, tt_error *err,
 }
 
 int
-tt_backend_dump(int family, tt_state_set states, tt_rows *out, tt_error *err)
+tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err)
 {
     tt_win_calls calls;
-    return tt_windows_dump(family, states, out, err, &calls);
+    return tt_windows_dump(q, out, err, &calls);
+}
+
+void
+tt_sleep_us(unsigned long microseconds)
+{
+    Sleep((DWORD)((microseconds + 999) / 1000));
 }

@@ -1,0 +1,138 @@
+/* The pure sock_diag decoder: one received batch in, rows out.  No system
+ * calls, so the fuzz harness drives it with any bytes. */
+#include <errno.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+
+#include "backend.h"
+
+static int
+is_link_local(const uint8_t *a)
+{
+    return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+static int
+decode_row(const struct inet_diag_msg *m, const tt_query *q, tt_rows *out, tt_error *err)
+{
+    size_t addr_len = q->family == AF_INET ? 4 : 16;
+    uint8_t state = m->idiag_state < TT_LINUX_STATE_COUNT
+                        ? tt_linux_to_mib[m->idiag_state] : 0;
+    uint16_t local_port = ntohs(m->id.idiag_sport);
+    uint16_t remote_port = state == TT_LISTEN ? 0 : ntohs(m->id.idiag_dport);
+    tt_row *row;
+
+    if (m->idiag_family != q->family)
+        return tt_fail(err, TT_ERR_PROTO, EPROTO,
+                       "sock_diag reply of another address family");
+    if (state == 0)
+        return tt_fail(err, TT_ERR_PROTO, EPROTO,
+                       "sock_diag reply with an unknown TCP state");
+    /* The kernel filtered already, but TIME_WAIT mini-sockets may report
+     * FIN_WAIT2 and a kernel may ignore the port bytecode: filter on what
+     * the row shows. */
+    if (!tt_query_wants(q, state, local_port, remote_port))
+        return 0;
+    if ((row = tt_rows_push(out, err)) == NULL)
+        return -1;
+    row->state = state;
+    memcpy(row->local_addr, m->id.idiag_src, addr_len);
+    row->local_port = local_port;
+    if (q->family == AF_INET6 && is_link_local(row->local_addr))
+        row->local_scope_id = m->id.idiag_if;
+    if (state != TT_LISTEN) {
+        memcpy(row->remote_addr, m->id.idiag_dst, addr_len);
+        row->remote_port = remote_port;
+        if (q->family == AF_INET6 && is_link_local(row->remote_addr))
+            row->remote_scope_id = m->id.idiag_if;
+    }
+    /* For LISTEN, what ss shows: connections waiting to be accepted, and the
+     * backlog limit. */
+    row->rx_queue = m->idiag_rqueue;
+    row->tx_queue = m->idiag_wqueue;
+    row->uid = m->idiag_uid;
+    row->inode = m->idiag_inode;
+    row->has = TT_HAS_QUEUES;
+    tt_linux_owner_fields(q, row);
+    return 0;
+}
+
+/* One message addressed to us: a row, the end of the dump, or an error.
+ * `data` may be unaligned (fuzzers feed any buffer): only memcpy from it. */
+static int
+decode_message(const struct nlmsghdr *h, const uint8_t *data, const tt_query *q,
+               tt_rows *out, tt_error *err)
+{
+    size_t payload = h->nlmsg_len - NLMSG_HDRLEN;
+
+    switch (h->nlmsg_type) {
+    case NLMSG_DONE: {
+        int status;
+        if (payload >= sizeof(status)) {
+            memcpy(&status, data, sizeof(status));
+            if (status < 0)
+                return tt_fail(err, TT_ERR_OS, -(long)status,
+                               "netlink sock_diag dump (NLMSG_DONE)");
+        }
+        return TT_NL_DONE;
+    }
+    case NLMSG_ERROR: {
+        struct nlmsgerr e;
+        if (payload < sizeof(e))
+            return tt_fail(err, TT_ERR_PROTO, EPROTO,
+                           "netlink NLMSG_ERROR too short");
+        memcpy(&e, data, sizeof(e));
+        if (e.error < 0)
+            return tt_fail(err, TT_ERR_OS, -(long)e.error,
+                           "netlink sock_diag request (NLMSG_ERROR)");
+        return tt_fail(err, TT_ERR_PROTO, EPROTO,
+                       "netlink acknowledgement in the middle of a dump");
+    }
+    case SOCK_DIAG_BY_FAMILY: {
+        struct inet_diag_msg m;
+        if (payload < sizeof(m))
+            return tt_fail(err, TT_ERR_PROTO, EPROTO,
+                           "sock_diag message too short");
+        memcpy(&m, data, sizeof(m));
+        return decode_row(&m, q, out, err) < 0 ? -1 : TT_NL_MORE;
+    }
+    default:
+        return TT_NL_MORE; /* NLMSG_NOOP and the like carry nothing for us */
+    }
+}
+
+int
+tt_nl_decode(const void *buf, size_t len, uint32_t seq, uint32_t portid,
+             const tt_query *q, tt_rows *out, tt_error *err)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        struct nlmsghdr h;
+        size_t step;
+
+        if (len < sizeof(h))
+            return tt_fail(err, TT_ERR_PROTO, EPROTO,
+                           "netlink batch ends inside a message header");
+        memcpy(&h, p, sizeof(h));
+        if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len)
+            return tt_fail(err, TT_ERR_PROTO, EPROTO,
+                           "netlink message with a bad length");
+        if (h.nlmsg_seq == seq && h.nlmsg_pid == portid) {
+            int rc = decode_message(&h, p + NLMSG_HDRLEN, q, out, err);
+            if (rc != TT_NL_MORE)
+                return rc;
+        }
+        /* Align in size_t: NLMSG_ALIGN's 32-bit sum wraps to 0 near
+         * UINT32_MAX, and a step of 0 would never leave this message. */
+        step = ((size_t)h.nlmsg_len + NLMSG_ALIGNTO - 1) & ~(size_t)(NLMSG_ALIGNTO - 1);
+        if (step > len)
+            step = len;
+        p += step;
+        len -= step;
+    }
+    return TT_NL_MORE;
+}

@@ -1,0 +1,152 @@
+/* Arguments into a tt_query: PyArg_Parse "O&" converters (1 on success, 0
+ * with an exception set) and TCPTABLE_BACKEND, all read with the GIL held. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "glue.h"
+
+/* A TcpState member, a plain int, or an int subclass that is no enum:
+ * members of other enums (socket.AF_INET6 is 10, LAST_ACK) are mistakes. */
+static int
+check_state_item(ttpy_state *st, PyObject *item)
+{
+    int is_enum;
+
+    if (PyLong_CheckExact(item) || Py_IS_TYPE(item, (PyTypeObject *)st->state_type))
+        return 0;
+    if (!PyLong_Check(item) || PyBool_Check(item)) {
+        PyErr_Format(PyExc_TypeError, "states must hold TcpState members, not %R (%.200s)",
+                     item, Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    if ((is_enum = PyObject_IsInstance(item, st->enum_type)) < 0)
+        return -1;
+    if (is_enum) {
+        PyErr_Format(PyExc_TypeError,
+                     "states must hold TcpState members or ints, not %R, a member of %.200s",
+                     item, Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+add_state(PyObject *item, tt_state_set *set)
+{
+    long value = PyLong_AsLong(item);
+
+    if (value == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        PyErr_Clear();
+    }
+    if (value < 1 || value > TT_STATE_MAX) {
+        PyErr_Format(PyExc_ValueError, "%R is not a TcpState value (1 to %d)", item,
+                     TT_STATE_MAX);
+        return -1;
+    }
+    *set |= (tt_state_set)(1u << value);
+    return 0;
+}
+
+int
+ttpy_states_converter(PyObject *obj, void *arg)
+{
+    ttpy_states_arg *out = arg;
+    PyObject *iter, *item;
+    tt_state_set set = 0;
+
+    if (obj == Py_None) {
+        out->set = TT_ALL_STATES;
+        return 1;
+    }
+    if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyByteArray_Check(obj) ||
+        PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "states must be an iterable of TcpState or None, not %R", obj);
+        return 0;
+    }
+    if ((iter = PyObject_GetIter(obj)) == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "states must be an iterable of TcpState or None, not %.200s",
+                         Py_TYPE(obj)->tp_name);
+        }
+        return 0;
+    }
+    while ((item = PyIter_Next(iter)) != NULL) {
+        /* Duplicates are legal, so an endless iterable must stay
+         * interruptible (Ctrl-C) rather than be cut off. */
+        int rc = PyErr_CheckSignals() < 0 || check_state_item(out->st, item) < 0 ||
+                         add_state(item, &set) < 0
+                     ? -1
+                     : 0;
+        Py_DECREF(item);
+        if (rc < 0) {
+            Py_DECREF(iter);
+            return 0;
+        }
+    }
+    Py_DECREF(iter);
+    if (PyErr_Occurred())
+        return 0;
+    out->set = set;
+    return 1;
+}
+
+int
+ttpy_bool_arg(PyObject *obj, const char *name, int *out)
+{
+    if (!PyBool_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a bool, not %R", name, obj);
+        return -1;
+    }
+    *out = obj == Py_True;
+    return 0;
+}
+
+int
+ttpy_family_converter(PyObject *obj, void *arg)
+{
+    long family = 0;
+
+    if (obj != Py_None) {
+        if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+            PyErr_Format(PyExc_TypeError,
+                         "family must be socket.AF_INET, socket.AF_INET6 or None, not %R",
+                         obj);
+            return 0;
+        }
+        family = PyLong_AsLong(obj);
+        if (family == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        if (family != AF_INET && family != AF_INET6) {
+            PyErr_Format(PyExc_ValueError,
+                         "family must be socket.AF_INET, socket.AF_INET6 or None, not %R",
+                         obj);
+            return 0;
+        }
+    }
+    *(int *)arg = (int)family;
+    return 1;
+}
+
+int
+ttpy_source_from_env(tt_source *source)
+{
+    const char *choice = getenv("TCPTABLE_BACKEND");
+
+    if (choice == NULL || *choice == '\0')
+        *source = TT_SOURCE_ANY;
+    else if (strcmp(choice, "netlink") == 0)
+        *source = TT_SOURCE_NETLINK;
+    else if (strcmp(choice, "proc") == 0)
+        *source = TT_SOURCE_PROC;
+    else {
+        PyErr_Format(PyExc_ValueError,
+                     "TCPTABLE_BACKEND must be 'netlink', 'proc' or unset, not '%.100s'", choice);
+        return -1;
+    }
+    return 0;
+}

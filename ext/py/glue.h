@@ -1,0 +1,72 @@
+/* What the glue files (the only ones that include Python.h) share: the
+ * module state and each file's entry points.
+ *
+ *   module.c    lifecycle: method table, exec slot, traverse/clear/free
+ *   calls.c     tcp6(), tcp4(), counts(): a query, the dump, the result
+ *   args.c      argument converters and TCPTABLE_BACKEND, into a tt_query
+ *   rowtypes.c  the one row schema: structseq types and building rows
+ *   errors.c    backend errors as exceptions */
+#ifndef TCPTABLE_GLUE_H
+#define TCPTABLE_GLUE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "tcptable.h"
+
+/* Fields a row type can have (rowtypes.c holds their names and docs). */
+#define TTPY_MAX_FIELDS 16
+
+/* One structseq row type and the fields it shows, in order. */
+typedef struct {
+    PyTypeObject *type;
+    Py_ssize_t n_fields;  /* every field, by-name ones included */
+    Py_ssize_t n_visible; /* the tuple's length */
+    uint8_t ids[TTPY_MAX_FIELDS];
+} ttpy_row_layout;
+
+typedef struct {
+    ttpy_row_layout tcp6_rows;
+    ttpy_row_layout tcp4_rows;
+    PyObject *state_type;               /* tcptable.state.TcpState */
+    PyObject *enum_type;                /* enum.Enum: other enums' members are no states */
+    PyObject *states[TT_STATE_MAX + 1]; /* TcpState members by value; [0] unused */
+} ttpy_state;
+
+static inline ttpy_state *
+ttpy_get_state(PyObject *module)
+{
+    return (ttpy_state *)PyModule_GetState(module);
+}
+
+/* rowtypes.c */
+int ttpy_add_row_types(PyObject *module, ttpy_state *st);
+PyObject *ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows);
+int ttpy_row_types_traverse(ttpy_state *st, visitproc visit, void *arg);
+void ttpy_row_types_clear(ttpy_state *st);
+extern const char ttpy_row_allocation[]; /* "own" or "public" */
+
+/* args.c: PyArg_Parse "O&" converters.  ttpy_states_arg carries the module
+ * state in (to tell TcpState from other enums) and the set out. */
+typedef struct {
+    ttpy_state *st;
+    tt_state_set set;
+} ttpy_states_arg;
+int ttpy_states_converter(PyObject *obj, void *arg);   /* ttpy_states_arg */
+int ttpy_family_converter(PyObject *obj, void *arg);   /* int: AF_INET, AF_INET6, 0 (None) */
+int ttpy_source_from_env(tt_source *source);           /* TCPTABLE_BACKEND */
+int ttpy_bool_arg(PyObject *obj, const char *name, int *out); /* strictly a bool */
+
+/* errors.c */
+void ttpy_raise_backend_error(const tt_error *err);
+void ttpy_raise_interrupted(const tt_error *err, int attempts);
+
+/* calls.c: ttpy_collect() runs the backend for `q` without the GIL (and
+ * sorts with `sort`), restarting after EINTR once signal handlers ran; 0, or
+ * -1 with an exception set. */
+int ttpy_collect(const tt_query *q, int sort, tt_rows *rows);
+PyObject *ttpy_tcp6(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *ttpy_tcp4(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs);
+
+#endif

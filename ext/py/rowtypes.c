@@ -1,0 +1,387 @@
+/* The one row schema.  FIELDS drives both structseq types (which fields,
+ * their order, their docs), building each row, and the shape the stubs
+ * (python/tcptable/_tcptable.pyi) must have, which a test compares.
+ *
+ * Rows are tuples in MIB_TCP6ROW / MIB_TCPROW order; later fields are
+ * reachable by name only, as os.stat_result adds fields, so unpacking a row
+ * keeps working when fields are added. */
+#include <string.h>
+
+#include "glue.h"
+
+typedef enum {
+    F_STATE,
+    F_LOCAL_ADDR,
+    F_LOCAL_SCOPE_ID,
+    F_LOCAL_PORT,
+    F_REMOTE_ADDR,
+    F_REMOTE_SCOPE_ID,
+    F_REMOTE_PORT,
+    F_PID,
+    F_UID,
+    F_INODE,
+    F_RX_QUEUE,
+    F_TX_QUEUE,
+} field_id;
+
+enum {
+    IN_TCP4 = 1,
+    IN_TCP6 = 2,
+    BY_NAME = 4, /* not part of the tuple */
+};
+
+static const struct {
+    field_id id;
+    unsigned flags;
+    const char *name;
+    const char *doc;
+} FIELDS[] = {
+    {F_STATE, IN_TCP4 | IN_TCP6, "state", "TcpState of the connection"},
+    {F_LOCAL_ADDR, IN_TCP4 | IN_TCP6, "local_addr", "local address, standard text form"},
+    {F_LOCAL_SCOPE_ID, IN_TCP6, "local_scope_id",
+     "interface index of the local address (Linux: of a link-local one, else 0)"},
+    {F_LOCAL_PORT, IN_TCP4 | IN_TCP6, "local_port", "local port"},
+    {F_REMOTE_ADDR, IN_TCP4 | IN_TCP6, "remote_addr", "remote address (all zero for LISTEN)"},
+    {F_REMOTE_SCOPE_ID, IN_TCP6, "remote_scope_id",
+     "interface index of the remote address (Linux: of a link-local one, else 0)"},
+    {F_REMOTE_PORT, IN_TCP4 | IN_TCP6, "remote_port", "remote port (0 for LISTEN)"},
+    {F_PID, IN_TCP4 | IN_TCP6 | BY_NAME, "pid",
+     "owning process id with pids=True; None without, for sockets no process holds, "
+     "and for owners the caller may not see"},
+    {F_UID, IN_TCP4 | IN_TCP6 | BY_NAME, "uid",
+     "Linux, with pids=True: the socket's user id (None for TIME_WAIT and request "
+     "sockets); None otherwise and on Windows"},
+    {F_INODE, IN_TCP4 | IN_TCP6 | BY_NAME, "inode",
+     "Linux, with pids=True: the socket's inode (None for TIME_WAIT and request "
+     "sockets); None otherwise and on Windows"},
+    {F_RX_QUEUE, IN_TCP4 | IN_TCP6 | BY_NAME, "rx_queue",
+     "Linux: bytes received and not yet read (LISTEN: connections waiting to be "
+     "accepted); None on Windows"},
+    {F_TX_QUEUE, IN_TCP4 | IN_TCP6 | BY_NAME, "tx_queue",
+     "Linux: bytes sent and not yet acknowledged (LISTEN: the backlog limit with "
+     "netlink, 0 from /proc); None on Windows"},
+};
+#define N_FIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
+
+/* By-name fields, the same ones in both row types: row_dealloc() counts a
+ * row's items as its length plus these.  make_type() checks both facts. */
+#define BY_NAME_FIELDS 5
+
+/* ---- per-call object caches --------------------------------------------- */
+
+/* Servers repeat their local address and port on every row, clients their
+ * peer's: one object each serves the whole table.  Direct-mapped, per call,
+ * so nothing outlives the call and nothing is shared between threads. */
+#define ADDR_CACHE_SIZE 256
+#define PORT_CACHE_SIZE 1024
+
+typedef struct {
+    struct {
+        uint8_t addr[16];
+        PyObject *text;
+    } addrs[ADDR_CACHE_SIZE];
+    struct {
+        uint16_t port;
+        PyObject *value;
+    } ports[PORT_CACHE_SIZE];
+} object_cache;
+
+static void
+cache_clear(object_cache *cache)
+{
+    for (size_t i = 0; i < ADDR_CACHE_SIZE; i++)
+        Py_XDECREF(cache->addrs[i].text);
+    for (size_t i = 0; i < PORT_CACHE_SIZE; i++)
+        Py_XDECREF(cache->ports[i].value);
+}
+
+static PyObject *
+cached_addr(object_cache *cache, int family, const uint8_t addr[16])
+{
+    uint32_t w[4], slot;
+    char text[TT_ADDRSTRLEN];
+    size_t len;
+    PyObject *str;
+
+    memcpy(w, addr, sizeof(w));
+    slot = ((w[0] ^ w[1] ^ w[2] ^ w[3]) * 2654435761u) >> 24;
+    if (cache->addrs[slot].text != NULL &&
+        memcmp(cache->addrs[slot].addr, addr, 16) == 0)
+        return Py_NewRef(cache->addrs[slot].text);
+
+    len = tt_format_addr(family, addr, text);
+    if ((str = PyUnicode_New((Py_ssize_t)len, 127)) == NULL)
+        return NULL;
+    memcpy(PyUnicode_1BYTE_DATA(str), text, len);
+    Py_XSETREF(cache->addrs[slot].text, Py_NewRef(str));
+    memcpy(cache->addrs[slot].addr, addr, 16);
+    return str;
+}
+
+static PyObject *
+cached_port(object_cache *cache, uint16_t port)
+{
+    size_t slot = port % PORT_CACHE_SIZE;
+    PyObject *value;
+
+    if (cache->ports[slot].value != NULL && cache->ports[slot].port == port)
+        return Py_NewRef(cache->ports[slot].value);
+    if ((value = PyLong_FromLong(port)) == NULL)
+        return NULL;
+    Py_XSETREF(cache->ports[slot].value, Py_NewRef(value));
+    cache->ports[slot].port = port;
+    return value;
+}
+
+/* ---- allocating rows ---------------------------------------------------- */
+
+/* CPython 3.10 to 3.14: rows are allocated and freed here rather than by
+ * PyStructSequence_New() and structseq_dealloc(), which look the field counts
+ * up in the type's dict for every row (-30% instructions per table).  This
+ * mirrors those versions' structseq layout (a tuple of n_fields items whose
+ * length is n_visible; 3.14 adds the tuple's cached hash), which make_type()
+ * checks at import.  Later versions take the public API until their layout
+ * is reviewed: ttpy_row_allocation says which path this build took, and a
+ * test fails on a CPython whose build took the public one. */
+#if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030F0000
+#define OWN_ROW_ALLOCATION 1
+const char ttpy_row_allocation[] = "own";
+
+/* Untracked (rows hold no containers), items NULL: row_dealloc tolerates
+ * NULL items on the error path. */
+static PyObject *
+new_row(const ttpy_row_layout *layout)
+{
+    PyTupleObject *row = PyObject_GC_NewVar(PyTupleObject, layout->type, layout->n_fields);
+
+    if (row == NULL)
+        return NULL;
+    Py_SET_SIZE(row, layout->n_visible);
+#if PY_VERSION_HEX >= 0x030E0000
+    row->ob_hash = -1;
+#endif
+    memset(row->ob_item, 0, (size_t)layout->n_fields * sizeof(PyObject *));
+    return (PyObject *)row;
+}
+
+#define SET_ROW_ITEM(row, i, v) (((PyTupleObject *)(row))->ob_item[(i)] = (v))
+
+/* structseq_dealloc() without the dict lookup: the row types cannot be
+ * subclassed and have BY_NAME_FIELDS hidden fields (make_type checks). */
+static void
+row_dealloc(PyObject *row)
+{
+    PyTypeObject *type = Py_TYPE(row);
+    Py_ssize_t n = Py_SIZE(row) + BY_NAME_FIELDS;
+
+    PyObject_GC_UnTrack(row);
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XDECREF(((PyTupleObject *)row)->ob_item[i]);
+    PyObject_GC_Del(row);
+    Py_DECREF(type); /* instances of heap types own a reference to them */
+}
+#else
+const char ttpy_row_allocation[] = "public";
+
+static PyObject *
+new_row(const ttpy_row_layout *layout)
+{
+    return PyStructSequence_New(layout->type);
+}
+
+#define SET_ROW_ITEM(row, i, v) PyStructSequence_SetItem((row), (i), (v))
+#endif
+
+/* ---- building rows ------------------------------------------------------ */
+
+static PyObject *
+optional_u64(int present, unsigned long long value)
+{
+    return present ? PyLong_FromUnsignedLongLong(value) : Py_NewRef(Py_None);
+}
+
+static PyObject *
+field_value(ttpy_state *st, object_cache *cache, int family, field_id id, const tt_row *r)
+{
+    switch (id) {
+    case F_STATE:
+        return Py_NewRef(st->states[r->state]);
+    case F_LOCAL_ADDR:
+        return cached_addr(cache, family, r->local_addr);
+    case F_LOCAL_SCOPE_ID:
+        return PyLong_FromUnsignedLong(r->local_scope_id);
+    case F_LOCAL_PORT:
+        return cached_port(cache, r->local_port);
+    case F_REMOTE_ADDR:
+        return cached_addr(cache, family, r->remote_addr);
+    case F_REMOTE_SCOPE_ID:
+        return PyLong_FromUnsignedLong(r->remote_scope_id);
+    case F_REMOTE_PORT:
+        return cached_port(cache, r->remote_port);
+    case F_PID:
+        return optional_u64(r->has & TT_HAS_PID, r->pid);
+    case F_UID:
+        return optional_u64(r->has & TT_HAS_UID, r->uid);
+    case F_INODE:
+        return optional_u64(r->has & TT_HAS_INODE, r->inode);
+    case F_RX_QUEUE:
+        return optional_u64(r->has & TT_HAS_QUEUES, r->rx_queue);
+    case F_TX_QUEUE:
+        return optional_u64(r->has & TT_HAS_QUEUES, r->tx_queue);
+    }
+    PyErr_SetString(PyExc_SystemError, "tcptable: unknown row field");
+    return NULL;
+}
+
+static PyObject *
+build_row(ttpy_state *st, const ttpy_row_layout *layout, object_cache *cache, int family,
+          const tt_row *r)
+{
+    PyObject *row = new_row(layout);
+
+    if (row == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < layout->n_fields; i++) {
+        PyObject *value = field_value(st, cache, family, (field_id)layout->ids[i], r);
+        if (value == NULL) {
+            Py_DECREF(row);
+            return NULL;
+        }
+        SET_ROW_ITEM(row, i, value);
+    }
+    return row;
+}
+
+PyObject *
+ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows)
+{
+    const ttpy_row_layout *layout = family == AF_INET6 ? &st->tcp6_rows : &st->tcp4_rows;
+    object_cache *cache = NULL;
+    PyObject *table = PyTuple_New((Py_ssize_t)rows->len);
+
+    if (table == NULL || rows->len == 0)
+        return table;
+    if ((cache = PyMem_Calloc(1, sizeof(*cache))) == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (size_t i = 0; i < rows->len; i++) {
+        PyObject *row = build_row(st, layout, cache, family, &rows->rows[i]);
+        if (row == NULL)
+            goto error;
+        PyTuple_SET_ITEM(table, (Py_ssize_t)i, row);
+    }
+    cache_clear(cache);
+    PyMem_Free(cache);
+    return table;
+error:
+    if (cache != NULL) {
+        cache_clear(cache);
+        PyMem_Free(cache);
+    }
+    Py_DECREF(table);
+    return NULL;
+}
+
+/* ---- the types ---------------------------------------------------------- */
+
+/* What build_row() and, on CPythons that take it, the own allocation rely
+ * on, checked on the type CPython made: its counts, no subclasses, and a
+ * tuple's memory layout. */
+static int
+check_type(const ttpy_row_layout *layout, const char *name)
+{
+    static const char *const keys[] = {"n_fields", "n_sequence_fields", "n_unnamed_fields"};
+    Py_ssize_t want[] = {layout->n_fields, layout->n_visible, 0};
+
+#ifdef OWN_ROW_ALLOCATION
+    PyTypeObject *type = layout->type;
+    if (PyType_HasFeature(type, Py_TPFLAGS_BASETYPE) ||
+        layout->n_fields - layout->n_visible != BY_NAME_FIELDS ||
+        type->tp_basicsize != (Py_ssize_t)offsetof(PyTupleObject, ob_item) ||
+        type->tp_itemsize != (Py_ssize_t)sizeof(PyObject *)) {
+        PyErr_Format(PyExc_SystemError, "%s does not have the layout rowtypes.c expects", name);
+        return -1;
+    }
+#endif
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        PyObject *v = PyObject_GetAttrString((PyObject *)type, keys[k]);
+        Py_ssize_t n = v == NULL ? -1 : PyLong_AsSsize_t(v);
+        Py_XDECREF(v);
+        if (n == -1 && PyErr_Occurred())
+            return -1;
+        if (n != want[k]) {
+            PyErr_Format(PyExc_SystemError, "%s.%s is %zd, expected %zd", name, keys[k], n,
+                         want[k]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Makes the row type of the fields flagged `family_flag`: tuple fields
+ * first, by-name fields after, each in FIELDS order. */
+static int
+make_type(PyObject *module, ttpy_row_layout *layout, unsigned family_flag, const char *name,
+          const char *doc)
+{
+    PyStructSequence_Field fields[N_FIELDS + 1];
+    PyStructSequence_Desc desc = {name, doc, fields, 0};
+    Py_ssize_t n = 0;
+
+    for (int by_name = 0; by_name <= 1; by_name++) {
+        for (size_t i = 0; i < N_FIELDS; i++) {
+            if (!(FIELDS[i].flags & family_flag) || !(FIELDS[i].flags & BY_NAME) != !by_name)
+                continue;
+            fields[n].name = FIELDS[i].name;
+            fields[n].doc = FIELDS[i].doc;
+            layout->ids[n++] = (uint8_t)FIELDS[i].id;
+        }
+        if (!by_name)
+            desc.n_in_sequence = (int)n;
+    }
+    fields[n].name = NULL;
+    fields[n].doc = NULL;
+    layout->n_fields = n;
+    layout->n_visible = desc.n_in_sequence;
+    if ((layout->type = PyStructSequence_NewType(&desc)) == NULL ||
+        check_type(layout, name) < 0)
+        return -1;
+#ifdef OWN_ROW_ALLOCATION
+    layout->type->tp_dealloc = row_dealloc;
+#endif
+    /* The name after the last dot is the attribute name. */
+    return PyModule_AddObjectRef(module, strrchr(name, '.') + 1, (PyObject *)layout->type);
+}
+
+int
+ttpy_add_row_types(PyObject *module, ttpy_state *st)
+{
+    if (N_FIELDS > TTPY_MAX_FIELDS) {
+        PyErr_SetString(PyExc_SystemError, "tcptable: raise TTPY_MAX_FIELDS");
+        return -1;
+    }
+    if (make_type(module, &st->tcp6_rows, IN_TCP6, "tcptable.Tcp6Row",
+                  "One row of the IPv6 TCP table: a tuple in MIB_TCP6ROW order, "
+                  "more fields by name.") < 0 ||
+        make_type(module, &st->tcp4_rows, IN_TCP4, "tcptable.Tcp4Row",
+                  "One row of the IPv4 TCP table: a tuple in MIB_TCPROW order, "
+                  "more fields by name.") < 0)
+        return -1;
+    return PyModule_AddStringConstant(module, "_row_allocation", ttpy_row_allocation);
+}
+
+int
+ttpy_row_types_traverse(ttpy_state *st, visitproc visit, void *arg)
+{
+    Py_VISIT(st->tcp6_rows.type);
+    Py_VISIT(st->tcp4_rows.type);
+    return 0;
+}
+
+void
+ttpy_row_types_clear(ttpy_state *st)
+{
+    Py_CLEAR(st->tcp6_rows.type);
+    Py_CLEAR(st->tcp4_rows.type);
+}
