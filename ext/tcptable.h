@@ -65,6 +65,7 @@ typedef struct {
     unsigned want;                   /* TT_WANT_* bits */
     const tt_port_set *local_ports;  /* NULL: any local port */
     const tt_port_set *remote_ports; /* NULL: any remote port */
+    const int *netns_fd; /* Linux: an open network namespace to read; NULL: the caller's */
 } tt_query;
 
 /* Which optional fields of a row hold values (tt_row.has). */
