@@ -40,6 +40,7 @@ PARTS: dict[str, dict[str, list]] = {
             "arch/linux/netlink.c",
             "arch/linux/diag.c",
             "arch/linux/procnet.c",
+            "arch/linux/owners.c",
         ],
         "macros": [("_GNU_SOURCE", None)],
     },

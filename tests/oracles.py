@@ -8,6 +8,7 @@ compared as multisets.
 from __future__ import annotations
 
 import collections
+import re
 import socket
 import subprocess
 import sys
@@ -137,6 +138,44 @@ def ss_rows(family: int) -> collections.Counter:
         raddr, _, rport = _ss_endpoint(remote, family)
         rscope = lscope if is_link_local(raddr) else 0
         rows[Row(FAMILY_NAME[family], name, laddr, lscope, lport, raddr, rscope, rport)] += 1
+    return rows
+
+
+class Detail(NamedTuple):
+    """What ``ss -tanpe`` adds to a row: queues and owners.  ``pid`` is the
+    lowest pid of ss's ``users:``; uid and inode are None where ss shows
+    ``ino:0`` (TIME_WAIT and request sockets: no full socket)."""
+
+    rx_queue: int
+    tx_queue: int
+    pid: int | None
+    uid: int | None
+    inode: int | None
+
+
+def ss_details(family: int) -> collections.Counter:
+    """``ss -tanpeH`` for one family: (Row, Detail) pairs."""
+    flag = "-6" if family == socket.AF_INET6 else "-4"
+    out = subprocess.run(["ss", "-tanpeH", flag], check=True, capture_output=True, text=True).stdout
+    rows = collections.Counter()
+    for line in out.splitlines():
+        state, recvq, sendq, local, remote, *rest = line.split()
+        tail = " ".join(rest)
+        laddr, lscope, lport = _ss_endpoint(local, family)
+        raddr, _, rport = _ss_endpoint(remote, family)
+        rscope = lscope if is_link_local(raddr) else 0
+        row = Row(FAMILY_NAME[family], SS_STATES[state], laddr, lscope, lport, raddr, rscope, rport)
+        pids = [int(p) for p in re.findall(r"\bpid=(\d+)", tail)]
+        inode = int(re.search(r"\bino:(\d+)", tail).group(1))
+        uid = re.search(r"\buid:(\d+)", tail)  # ss leaves out uid 0
+        detail = Detail(
+            int(recvq),
+            int(sendq),
+            min(pids) if pids else None,
+            (int(uid.group(1)) if uid else 0) if inode else None,
+            inode or None,
+        )
+        rows[(row, detail)] += 1
     return rows
 
 

@@ -136,7 +136,7 @@ class Population:
         self._expect(family, "ESTABLISHED", client.getsockname(), client.getpeername())
         self._expect(family, "SYN_RECV", client.getpeername(), client.getsockname())
 
-    def _small_pair(self, family: int, addr: str) -> tuple[socket.socket, socket.socket]:
+    def small_pair(self, family: int, addr: str) -> tuple[socket.socket, socket.socket]:
         """A connected pair with tiny buffers, so that a few KiB fill a window."""
         listener = self._sock(family)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -151,7 +151,7 @@ class Population:
         return client, server
 
     @staticmethod
-    def _stuff(sender: socket.socket) -> None:
+    def stuff(sender: socket.socket) -> None:
         """Fill the send buffer of a peer that never reads: what is sent after
         this (a FIN) waits behind data the zero window holds back."""
         sender.setblocking(False)
@@ -162,24 +162,24 @@ class Population:
             pass
 
     def fin_wait1(self, family: int, addr: str) -> None:
-        client, server = self._small_pair(family, addr)
-        self._stuff(client)
+        client, server = self.small_pair(family, addr)
+        self.stuff(client)
         client.shutdown(socket.SHUT_WR)
         self._expect_pair(client, server, "FIN_WAIT1", "ESTABLISHED")
 
     def last_ack(self, family: int, addr: str) -> None:
-        client, server = self._small_pair(family, addr)
+        client, server = self.small_pair(family, addr)
         client.shutdown(socket.SHUT_WR)
         wait_for(lambda: server.recv(1) == b"", "the FIN to arrive")
-        self._stuff(server)
+        self.stuff(server)
         server.shutdown(socket.SHUT_WR)
         self._expect_pair(client, server, "FIN_WAIT2", "LAST_ACK")
 
     def closing(self, family: int, addr: str) -> None:
         """Both ends close at once; one end's FIN is held back: CLOSING there,
         FIN_WAIT2 at the other end, whose FIN was acknowledged."""
-        client, server = self._small_pair(family, addr)
-        self._stuff(client)
+        client, server = self.small_pair(family, addr)
+        self.stuff(client)
         client.shutdown(socket.SHUT_WR)
         server.shutdown(socket.SHUT_WR)
         self._expect_pair(client, server, "CLOSING", "FIN_WAIT2")

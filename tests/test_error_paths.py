@@ -207,3 +207,28 @@ def test_out_of_memory_mid_table(big_population, backend, fail_from, first_call)
     calls = [["tcp6", {}], ["tcp4", {}], ["counts", {"family": None}]]
     failing = run_child(calls, env, repeat=200)  # fds checked there
     assert {o["error"] for o in failing["outcomes"]} == {"MemoryError"}
+
+
+# Allocations of one tcp6(pids=True) call on the small population: the
+# receive (or /proc read) buffer, the row array, the owner map's two arrays
+# and the /proc walk's two directory buffers.
+ALLOCS_WITH_OWNERS = 6
+
+
+@pytest.mark.parametrize("backend", ["netlink", "proc"])
+@pytest.mark.parametrize("fail_from", range(1, ALLOCS_WITH_OWNERS + 2))
+def test_out_of_memory_in_the_owner_scan(population, backend, fail_from):
+    """Every allocation of the owner lookup can fail: MemoryError, nothing
+    leaked, no descriptor left open (the /proc walk's directories included)."""
+    if asan_preloaded():
+        pytest.skip("ASan's malloc is preloaded first, so the shim cannot fail it (plain runs do)")
+    env = {"TT_SHIM_ALLOC_FAIL_FROM": str(fail_from), "TCPTABLE_BACKEND": backend}
+    call = ["tcp6", {"pids": True}]
+    first, second = run_child([call, call], env)["outcomes"]
+    memory_error = {"error": "MemoryError", "errno": None, "message": ""}
+    if fail_from <= ALLOCS_WITH_OWNERS:
+        assert first == memory_error
+    else:
+        assert counter(first["rows"]) == without_scopes(ss_rows(socket.AF_INET6))
+    assert second == memory_error
+    run_child([call], env, repeat=50)  # no leak, no fd left open, over many failures

@@ -1,9 +1,10 @@
 /* tcptable_dump.exe: the Windows backend of the wheel, driven from the command
  * line so tests can run it under Wine and compare with the sockets they made.
  *
- *   tcptable_dump.exe 6|4 [--sort] [--state N]... [--until FILE] [--stats]
+ *   tcptable_dump.exe 6|4 [--sort] [--pids] [--state N]... [--until FILE] [--stats]
  *
- * prints one JSON object per row.  --until FILE polls again and again until
+ * prints one JSON object per row (with --pids, from the "2" tables, each
+ * row's "pid" where one is reported).  --until FILE polls again and again until
  * FILE exists (a churn test creates it); --stats adds, after every poll, a line
  * {"poll": i, "rows": n, "calls": c, "insufficient_buffer": a,
  * "unsuccessful": b, "out_of_memory": m}: the table calls the sizing loop
@@ -20,6 +21,7 @@ typedef struct {
     int family;
     int sort;
     int stats;
+    int pids;
     tt_state_set states;
     const char *until;
 } options;
@@ -28,7 +30,8 @@ static int
 usage(const char *why)
 {
     fprintf(stderr, "tcptable_dump: %s\n"
-            "usage: tcptable_dump 6|4 [--sort] [--state N]... [--until FILE] [--stats]\n",
+            "usage: tcptable_dump 6|4 [--sort] [--pids] [--state N]... [--until FILE] "
+            "[--stats]\n",
             why);
     return 2;
 }
@@ -47,6 +50,9 @@ parse(int argc, char **argv, options *opt)
         }
         else if (strcmp(argv[i], "--stats") == 0) {
             opt->stats = 1;
+        }
+        else if (strcmp(argv[i], "--pids") == 0) {
+            opt->pids = 1;
         }
         else if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
             char *end;
@@ -79,13 +85,17 @@ print_row(int family, const tt_row *r)
     if (family == AF_INET6)
         printf(", \"local_scope_id\": %lu, \"remote_scope_id\": %lu",
                (unsigned long)r->local_scope_id, (unsigned long)r->remote_scope_id);
+    if (r->has & TT_HAS_PID)
+        printf(", \"pid\": %lu", (unsigned long)r->pid);
     printf("}\n");
 }
 
 static int
 poll_once(const options *opt, unsigned long poll)
 {
-    tt_query q = {.family = opt->family, .states = opt->states};
+    tt_query q = {.family = opt->family,
+                  .states = opt->states,
+                  .want = opt->pids ? TT_WANT_OWNERS : 0};
     tt_rows rows = {NULL, 0, 0};
     tt_error err = {0};
     tt_win_calls calls;
@@ -111,7 +121,7 @@ poll_once(const options *opt, unsigned long poll)
 int
 main(int argc, char **argv)
 {
-    options opt = {0, 0, 0, 0, NULL};
+    options opt = {0, 0, 0, 0, 0, NULL};
     unsigned long poll = 0;
 
     if (parse(argc, argv, &opt) != 0)

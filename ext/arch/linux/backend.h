@@ -38,6 +38,10 @@ int tt_proc_is_header(const char *line, size_t len);
  * asks for owners and the row is a full socket (inode != 0). */
 void tt_linux_owner_fields(const tt_query *q, tt_row *row);
 
+/* Sets pid (TT_HAS_PID) on rows[first..] whose inode a visible process
+ * holds: the lowest such pid (owners.c). */
+int tt_linux_find_owners(tt_rows *rows, size_t first, tt_error *err);
+
 int tt_netlink_dump(const tt_query *q, tt_rows *out, tt_error *err);
 int tt_proc_dump(const tt_query *q, tt_rows *out, tt_error *err);
 

@@ -37,8 +37,9 @@ tt_linux_owner_fields(const tt_query *q, tt_row *row)
     }
 }
 
-int
-tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err)
+/* The rows from the source the query allows. */
+static int
+dump_table(const tt_query *q, tt_rows *out, tt_error *err)
 {
     size_t kept = out->len;
 
@@ -60,6 +61,18 @@ tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err)
     err->cause_step = err->step;
     out->len = kept;
     return tt_proc_dump(q, out, err);
+}
+
+int
+tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err)
+{
+    size_t first = out->len;
+
+    if (dump_table(q, out, err) < 0)
+        return -1;
+    if (q->want & TT_WANT_OWNERS)
+        return tt_linux_find_owners(out, first, err);
+    return 0;
 }
 
 void

@@ -1,4 +1,5 @@
-/* Windows: GetTcp6Table / GetTcpTable from iphlpapi (Vista and later).
+/* Windows: GetTcp6Table / GetTcpTable from iphlpapi (Vista and later), and
+ * GetTcp6Table2 / GetTcpTable2 when owners are asked for.
  *
  * The API sizes its own buffer: a call with too small a buffer returns
  * ERROR_INSUFFICIENT_BUFFER and the size it needed, but the table can grow
@@ -36,12 +37,23 @@
 #define TT_STR_(x) #x
 #define TT_STR(x) TT_STR_(x)
 
+/* One row of any of the four tables, as the conversion loop reads it. */
+typedef struct {
+    unsigned long state;
+    const void *local_addr, *remote_addr; /* network order, 16 or 4 bytes */
+    DWORD local_scope_id, local_port, remote_scope_id, remote_port;
+    DWORD pid; /* 0: none reported (TIME_WAIT), or a table without owners */
+} raw_row;
+
+/* One table call: GetTcp6Table / GetTcpTable, or their "2" siblings, which
+ * add each row's owning pid at the same cost (same rows, same order). */
 typedef struct {
     const char *call;      /* step text of a failed call */
     const char *unsettled; /* step text of a table that never settled */
+    const char *overrun;   /* step text of a row count that does not fit */
     ULONG (*get)(void *table, ULONG *size);
-    int (*convert)(const void *table, ULONG size, const tt_query *q, tt_rows *out,
-                   tt_error *err);
+    size_t header, row_size, addr_len; /* table[] offset, sizeof(row), address bytes */
+    void (*read)(const void *row, raw_row *out);
 } table_api;
 
 static ULONG
@@ -56,19 +68,77 @@ get_tcp4(void *table, ULONG *size)
     return GetTcpTable(table, size, FALSE);
 }
 
-/* Reads the row count of a table the call filled (`size` bytes: a DWORD
- * count, then rows of `row_size` from offset `header`), checking they fit. */
-static int
-count_entries(const void *table, ULONG size, size_t header, size_t row_size, const char *step,
-              DWORD *count, tt_error *err)
+static ULONG
+get_tcp6_owners(void *table, ULONG *size)
 {
-    if (size < header)
-        return tt_fail(err, TT_ERR_PROTO, EINVAL, step);
-    *count = *(const DWORD *)table;
-    if (*count > (size - header) / row_size)
-        return tt_fail(err, TT_ERR_PROTO, EINVAL, step);
-    return 0;
+    return GetTcp6Table2(table, size, FALSE);
 }
+
+static ULONG
+get_tcp4_owners(void *table, ULONG *size)
+{
+    return GetTcpTable2(table, size, FALSE);
+}
+
+/* The raw scope DWORD is the interface index, as .NET reads it (the
+ * documentation's ntohl() example is wrong). */
+static void
+read_tcp6(const void *row, raw_row *r)
+{
+    const MIB_TCP6ROW *s = row;
+    *r = (raw_row){(unsigned long)s->State, &s->LocalAddr, &s->RemoteAddr, s->dwLocalScopeId,
+                   s->dwLocalPort, s->dwRemoteScopeId, s->dwRemotePort, 0};
+}
+
+static void
+read_tcp6_owners(const void *row, raw_row *r)
+{
+    const MIB_TCP6ROW2 *s = row;
+    *r = (raw_row){(unsigned long)s->State, &s->LocalAddr, &s->RemoteAddr, s->dwLocalScopeId,
+                   s->dwLocalPort, s->dwRemoteScopeId, s->dwRemotePort, s->dwOwningPid};
+}
+
+/* IPv4 addresses are already in network order; IPv4 has no scope ids. */
+static void
+read_tcp4(const void *row, raw_row *r)
+{
+    const MIB_TCPROW *s = row;
+    *r = (raw_row){s->dwState, &s->dwLocalAddr, &s->dwRemoteAddr, 0, s->dwLocalPort, 0,
+                   s->dwRemotePort, 0};
+}
+
+static void
+read_tcp4_owners(const void *row, raw_row *r)
+{
+    const MIB_TCPROW2 *s = row;
+    *r = (raw_row){s->dwState, &s->dwLocalAddr, &s->dwRemoteAddr, 0, s->dwLocalPort, 0,
+                   s->dwRemotePort, s->dwOwningPid};
+}
+
+#define UNSETTLED(call) call " (" TT_STR(TT_WIN_TRIES) " calls, the table never settled)"
+#define OVERRUN(call) call " reported more rows than fit"
+
+static const table_api tcp6_api = {
+    "GetTcp6Table()", UNSETTLED("GetTcp6Table()"), OVERRUN("GetTcp6Table()"), get_tcp6,
+    offsetof(MIB_TCP6TABLE, table), sizeof(MIB_TCP6ROW), 16, read_tcp6,
+};
+
+static const table_api tcp4_api = {
+    "GetTcpTable()", UNSETTLED("GetTcpTable()"), OVERRUN("GetTcpTable()"), get_tcp4,
+    offsetof(MIB_TCPTABLE, table), sizeof(MIB_TCPROW), 4, read_tcp4,
+};
+
+static const table_api tcp6_owners_api = {
+    "GetTcp6Table2()", UNSETTLED("GetTcp6Table2()"), OVERRUN("GetTcp6Table2()"),
+    get_tcp6_owners, offsetof(MIB_TCP6TABLE2, table), sizeof(MIB_TCP6ROW2), 16,
+    read_tcp6_owners,
+};
+
+static const table_api tcp4_owners_api = {
+    "GetTcpTable2()", UNSETTLED("GetTcpTable2()"), OVERRUN("GetTcpTable2()"),
+    get_tcp4_owners, offsetof(MIB_TCPTABLE2, table), sizeof(MIB_TCPROW2), 4,
+    read_tcp4_owners,
+};
 
 /* Ports are in network order in the low 16 bits; the upper bits are
  * undefined, hence the cast before ntohs(). */
@@ -78,104 +148,60 @@ port_of(DWORD raw)
     return ntohs((u_short)raw);
 }
 
-/* Sets *row to a new row of `out` in `state`, or to NULL when the query does
- * not ask for it.  A number outside 1..12 has no TcpState: it is an error,
- * never a dropped row.  The remote port of a listener means nothing: 0. */
+/* Appends the rows the query asks for from a table the call filled (`size`
+ * bytes: a DWORD count, then rows from offset `header`).  A count that does
+ * not fit, or a state outside 1..12, is an error, never a dropped row. */
 static int
-start_row(unsigned long state, uint16_t local_port, uint16_t remote_port, const tt_query *q,
-          tt_rows *out, tt_row **row, tt_error *err)
+convert(const table_api *api, const void *table, ULONG size, const tt_query *q, tt_rows *out,
+        tt_error *err)
 {
-    *row = NULL;
-    if (state < 1 || state > TT_STATE_MAX)
-        return tt_fail(err, TT_ERR_PROTO, EINVAL, "the TCP table held a state outside 1..12");
-    if (state == TT_LISTEN)
-        remote_port = 0;
-    if (!tt_query_wants(q, (unsigned)state, local_port, remote_port))
-        return 0;
-    if ((*row = tt_rows_push(out, err)) == NULL)
-        return -1;
-    (*row)->state = (uint8_t)state;
-    (*row)->local_port = local_port;
-    (*row)->remote_port = remote_port;
-    return 0;
-}
+    DWORD count;
 
-static int
-convert_tcp6(const void *buf, ULONG size, const tt_query *q, tt_rows *out, tt_error *err)
-{
-    const MIB_TCP6TABLE *t = buf;
-    DWORD count = 0;
-
-    if (count_entries(buf, size, offsetof(MIB_TCP6TABLE, table), sizeof(MIB_TCP6ROW),
-                      "GetTcp6Table() reported more rows than fit", &count, err) < 0)
-        return -1;
+    if (size < api->header)
+        return tt_fail(err, TT_ERR_PROTO, EINVAL, api->overrun);
+    count = *(const DWORD *)table;
+    if (count > (size - api->header) / api->row_size)
+        return tt_fail(err, TT_ERR_PROTO, EINVAL, api->overrun);
     for (DWORD i = 0; i < count; i++) {
-        const MIB_TCP6ROW *src = &t->table[i];
+        raw_row r;
+        uint16_t local_port, remote_port;
         tt_row *row;
 
-        if (start_row((unsigned long)src->State, port_of(src->dwLocalPort),
-                      port_of(src->dwRemotePort), q, out, &row, err) < 0)
+        /* &table[i] of the API's own row type, whatever padding it has. */
+        api->read((const char *)table + api->header + (size_t)i * api->row_size, &r);
+        if (r.state < 1 || r.state > TT_STATE_MAX)
+            return tt_fail(err, TT_ERR_PROTO, EINVAL,
+                           "the TCP table held a state outside 1..12");
+        local_port = port_of(r.local_port);
+        /* The remote end of a listener means nothing: all zero. */
+        remote_port = r.state == TT_LISTEN ? 0 : port_of(r.remote_port);
+        if (!tt_query_wants(q, (unsigned)r.state, local_port, remote_port))
+            continue;
+        if ((row = tt_rows_push(out, err)) == NULL)
             return -1;
-        if (row == NULL)
-            continue;
-        memcpy(row->local_addr, &src->LocalAddr, 16);
-        /* The raw DWORD is the interface index, as .NET reads it (the
-         * documentation's ntohl() example is wrong). */
-        row->local_scope_id = src->dwLocalScopeId;
-        if (row->state == TT_LISTEN) /* the remote end of a listener means nothing */
-            continue;
-        memcpy(row->remote_addr, &src->RemoteAddr, 16);
-        row->remote_scope_id = src->dwRemoteScopeId;
+        row->state = (uint8_t)r.state;
+        memcpy(row->local_addr, r.local_addr, api->addr_len);
+        row->local_scope_id = r.local_scope_id;
+        row->local_port = local_port;
+        if (r.state != TT_LISTEN) {
+            memcpy(row->remote_addr, r.remote_addr, api->addr_len);
+            row->remote_scope_id = r.remote_scope_id;
+            row->remote_port = remote_port;
+        }
+        if (r.pid != 0) {
+            row->pid = r.pid;
+            row->has |= TT_HAS_PID;
+        }
     }
     return 0;
 }
-
-static int
-convert_tcp4(const void *buf, ULONG size, const tt_query *q, tt_rows *out, tt_error *err)
-{
-    const MIB_TCPTABLE *t = buf;
-    DWORD count = 0;
-
-    if (count_entries(buf, size, offsetof(MIB_TCPTABLE, table), sizeof(MIB_TCPROW),
-                      "GetTcpTable() reported more rows than fit", &count, err) < 0)
-        return -1;
-    for (DWORD i = 0; i < count; i++) {
-        const MIB_TCPROW *src = &t->table[i];
-        tt_row *row;
-
-        if (start_row((unsigned long)src->dwState, port_of(src->dwLocalPort),
-                      port_of(src->dwRemotePort), q, out, &row, err) < 0)
-            return -1;
-        if (row == NULL)
-            continue;
-        memcpy(row->local_addr, &src->dwLocalAddr, 4); /* already network order */
-        if (row->state == TT_LISTEN)
-            continue;
-        memcpy(row->remote_addr, &src->dwRemoteAddr, 4);
-    }
-    return 0;
-}
-
-static const table_api tcp6_api = {
-    "GetTcp6Table()",
-    "GetTcp6Table() (" TT_STR(TT_WIN_TRIES) " calls, the table never settled)",
-    get_tcp6,
-    convert_tcp6,
-};
-
-static const table_api tcp4_api = {
-    "GetTcpTable()",
-    "GetTcpTable() (" TT_STR(TT_WIN_TRIES) " calls, the table never settled)",
-    get_tcp4,
-    convert_tcp4,
-};
 
 /* The next buffer size: what the API asked for plus a quarter and a few rows
  * more, so rows added before the next call still fit.  0 on overflow. */
 static ULONG
 with_headroom(ULONG needed)
 {
-    ULONG extra = needed / 4 + 64 * (ULONG)sizeof(MIB_TCP6ROW);
+    ULONG extra = needed / 4 + 64 * (ULONG)sizeof(MIB_TCP6ROW2);
     return needed > ULONG_MAX - extra ? 0 : needed + extra;
 }
 
@@ -207,7 +233,9 @@ count_retry(ULONG rc, tt_win_calls *calls)
 int
 tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *calls)
 {
-    const table_api *api = q->family == AF_INET6 ? &tcp6_api : &tcp4_api;
+    int owners = (q->want & TT_WANT_OWNERS) != 0;
+    const table_api *api = q->family == AF_INET6 ? (owners ? &tcp6_owners_api : &tcp6_api)
+                                                 : (owners ? &tcp4_owners_api : &tcp4_api);
     ULONG size = TT_WIN_FIRST_SIZE, rc = NO_ERROR;
 
     memset(calls, 0, sizeof(*calls));
@@ -220,7 +248,7 @@ tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *ca
             return tt_fail(err, TT_ERR_NOMEM, 0, "allocating the TCP table buffer");
         rc = api->get(buf, &size);
         calls->calls++;
-        result = rc == NO_ERROR ? api->convert(buf, asked, q, out, err) : 0;
+        result = rc == NO_ERROR ? convert(api, buf, asked, q, out, err) : 0;
         free(buf);
         if (rc == NO_ERROR)
             return result;
