@@ -46,11 +46,12 @@ def reexec_in_netns() -> None:
     os.execvp("unshare", ["unshare", "--net", "--", sys.executable, *sys.argv])
 
 
-def build_bare_dump(tmp: str):
+def build_limits(tmp: str):
     """Compile bare_dump.c with the extension's own C backend (the manifest's
     linux-backend target: every source but the Python glue), with the compiler
     flags the extension is built with, so that the limit differs from tcptable
-    only by what the glue does."""
+    only by what the glue does; and bare_fd_walk.c, the limit of an owner
+    lookup.  Returns (bare dump, bare fd walk) callables."""
     ext = os.path.join(ROOT, "ext")
     manifest = runpy.run_path(os.path.join(ext, "manifest.py"))
     sources = [os.path.join(ext, s) for s in manifest["sources"]("linux-backend")]
@@ -73,6 +74,7 @@ def build_bare_dump(tmp: str):
             "-o",
             lib,
             os.path.join(HERE, "bare_dump.c"),
+            os.path.join(HERE, "bare_fd_walk.c"),
             *sources,
         ],
         check=True,
@@ -80,6 +82,7 @@ def build_bare_dump(tmp: str):
     dll = ctypes.CDLL(lib)
     dll.bare_dump.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ctypes.c_long)]
     dll.bare_dump.restype = ctypes.c_long
+    dll.bare_fd_walk.restype = ctypes.c_long
 
     def bare(family: int, states: int) -> int:
         code = ctypes.c_long(0)
@@ -88,7 +91,13 @@ def build_bare_dump(tmp: str):
             raise OSError(code.value, "bare_dump")
         return n
 
-    return bare
+    def walk() -> int:
+        n = dll.bare_fd_walk()
+        if n < 0:
+            raise OSError("bare_fd_walk: cannot open /proc")
+        return n
+
+    return bare, walk
 
 
 def proc_parse(path: str) -> list[tuple]:
@@ -111,8 +120,23 @@ def proc_parse(path: str) -> list[tuple]:
     return rows
 
 
-def contenders(bare, family: int):
-    """(name, callable) pairs; the first is the limit."""
+def ratio_goal(t, name: str, limit: str, most: float) -> tuple[str, str, bool]:
+    """(goal, figure, met): `name` takes at most `most` times the limit."""
+    return (f"{name} <= {most}x limit", f"{t[name] / t[limit]:.2f}x", t[name] <= most * t[limit])
+
+
+def faster_goal(t, name: str, other: str, least: float, label: str) -> tuple[str, str, bool]:
+    """(goal, figure, met): `name` is at least `least` times faster than `other`."""
+    return (
+        f"{name} >= {least}x faster than {label}",
+        f"{t[other] / t[name]:.1f}x",
+        t[other] >= least * t[name],
+    )
+
+
+def table_scenario(bare, walk, family: int):
+    """The table as it is polled: (contenders, goals(times)).  The first
+    contender is the limit."""
     import psutil
     import tcptable
     from tcptable import TcpState
@@ -122,16 +146,70 @@ def contenders(bare, family: int):
     proc = "/proc/net/tcp6" if v6 else "/proc/net/tcp"
     ss = ["ss", "-t6" if v6 else "-t4", "-anH"]
     listen = {TcpState.LISTEN}
-    return [
-        ("bare C dump (limit)", lambda: bare(family, ALL_STATES)),
-        (f"{name}()", table),
-        (f"{name}(sort=True)", lambda: table(sort=True)),
-        (f"{name}(states={{LISTEN}})", lambda: table(states=listen)),
+    limit, plain, sort = "bare C dump (limit)", f"{name}()", f"{name}(sort=True)"
+    only_listen = f"{name}(states={{LISTEN}})"
+    psutil_, parse = f"psutil.net_connections('{name}')", f"Python parse of {proc}"
+    calls = [
+        (limit, lambda: bare(family, ALL_STATES)),
+        (plain, table),
+        (sort, lambda: table(sort=True)),
+        (only_listen, lambda: table(states=listen)),
         ("counts()", lambda: tcptable.counts(family)),
-        (f"psutil.net_connections('{name}')", lambda: psutil.net_connections(name)),
-        (f"Python parse of {proc}", lambda: proc_parse(proc)),
+        (psutil_, lambda: psutil.net_connections(name)),
+        (parse, lambda: proc_parse(proc)),
         (" ".join(ss), lambda: subprocess.run(ss, stdout=subprocess.PIPE, check=True).stdout),
     ]
+
+    def goals(t):
+        return [
+            ratio_goal(t, plain, limit, 1.3),
+            ratio_goal(t, sort, limit, 1.7),
+            ratio_goal(t, "counts()", limit, 1.15),
+            (
+                f"{only_listen} < 2% of {plain}",
+                f"{100 * t[only_listen] / t[plain]:.2f}%",
+                t[only_listen] < 0.02 * t[plain],
+            ),
+            faster_goal(t, plain, psutil_, 10, "psutil"),
+            faster_goal(t, plain, parse, 3, "a Python parse"),
+        ]
+
+    return calls, goals
+
+
+def owners_scenario(bare, walk, family: int):
+    """Owners (pids=True): the limit is the bare dump plus a bare walk of
+    every /proc/<pid>/fd link, what an exact owner lookup must read."""
+    import psutil
+    import tcptable
+
+    v6 = family == socket.AF_INET6
+    table, name = (tcptable.tcp6, "tcp6") if v6 else (tcptable.tcp4, "tcp4")
+    ss = ["ss", "-t6" if v6 else "-t4", "-anpH"]
+    limit, owners = "bare C dump + fd walk (limit)", f"{name}(pids=True)"
+    psutil_, ss_name = f"psutil.net_connections('{name}')", " ".join(ss)
+    calls = [
+        (limit, lambda: (bare(family, ALL_STATES), walk())),
+        (owners, lambda: table(pids=True)),
+        (f"{name}()", table),
+        ("bare C dump", lambda: bare(family, ALL_STATES)),
+        ("bare C fd walk", walk),
+        (psutil_, lambda: psutil.net_connections(name)),
+        (ss_name, lambda: subprocess.run(ss, stdout=subprocess.PIPE, check=True).stdout),
+    ]
+
+    def goals(t):
+        return [
+            ratio_goal(t, owners, limit, 1.25),
+            faster_goal(t, owners, ss_name, 2.5, "`ss -anp`"),
+            faster_goal(t, owners, psutil_, 3, "psutil"),
+        ]
+
+    return calls, goals
+
+
+SCENARIOS = {"table": table_scenario, "owners": owners_scenario}
+IDLE_PROCESSES, IDLE_FDS = 200, 20
 
 
 def cpu_seconds() -> float:
@@ -221,35 +299,13 @@ def machine() -> str:
     )
 
 
-def report(times: dict[str, float], names: list[str]) -> list[tuple[str, str, bool]]:
-    """Prints the timing table; returns (goal, figure, met) for each goal."""
-    limit, table, sort, listen, counts, psutil_, parse, _ = names
-    t = times
-    goals = [
-        (f"{table} <= 1.5x limit", f"{t[table] / t[limit]:.2f}x", t[table] <= 1.5 * t[limit]),
-        (f"{sort} <= 1.7x limit", f"{t[sort] / t[limit]:.2f}x", t[sort] <= 1.7 * t[limit]),
-        (f"{counts} <= 1.15x limit", f"{t[counts] / t[limit]:.2f}x", t[counts] <= 1.15 * t[limit]),
-        (
-            f"{listen} < 2% of {table}",
-            f"{100 * t[listen] / t[table]:.2f}%",
-            t[listen] < 0.02 * t[table],
-        ),
-        (
-            f"{table} >= 10x faster than psutil",
-            f"{t[psutil_] / t[table]:.1f}x",
-            t[psutil_] >= 10 * t[table],
-        ),
-        (
-            f"{table} >= 3x faster than a Python parse",
-            f"{t[parse] / t[table]:.1f}x",
-            t[parse] >= 3 * t[table],
-        ),
-    ]
+def report(times: dict[str, float], names: list[str]) -> None:
+    """Prints the timing table; the first name is the limit."""
+    limit = times[names[0]]
     print("| call | median | x limit |")
     print("| --- | ---: | ---: |")
     for name in names:
-        print(f"| `{name}` | {t[name] * 1e3:.3f} ms | {t[name] / t[limit]:.2f} |")
-    return goals
+        print(f"| `{name}` | {times[name] * 1e3:.3f} ms | {times[name] / limit:.2f} |")
 
 
 def main() -> int:
@@ -275,20 +331,30 @@ def main() -> int:
         default=200,
         help="calls in the repeated-polling memory check (default 200)",
     )
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default="table",
+        help="table (default): the table as polled; owners: pids=True among "
+        f"{IDLE_PROCESSES} idle processes holding {IDLE_FDS} other descriptors each",
+    )
     args = parser.parse_args()
     reexec_in_netns()
 
     sys.path.insert(0, HERE)
     import tcptable
-    from connections import Connections, prepare_namespace
+    from connections import Connections, IdleProcesses, prepare_namespace
 
     family = socket.AF_INET if args.ipv4 else socket.AF_INET6
     table = tcptable.tcp4 if args.ipv4 else tcptable.tcp6
     os.environ.pop("TCPTABLE_BACKEND", None)  # both sides use netlink
     prepare_namespace()
     with tempfile.TemporaryDirectory() as tmp:
-        bare = build_bare_dump(tmp)
+        bare, walk = build_limits(tmp)
         start = time.monotonic()
+        # Idle processes first: their pids are lower than the connections'
+        # holders, so an owner lookup cannot finish before reading theirs.
+        idle = IdleProcesses(IDLE_PROCESSES if args.scenario == "owners" else 0, IDLE_FDS)
         conns = Connections(family, args.connections)
         try:
             load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -298,9 +364,10 @@ def main() -> int:
                 f"{len(table())} rows in the table (bare dump: "
                 f"{bare(family, ALL_STATES)})\n"
             )
-            calls = contenders(bare, family)
+            calls, scenario_goals = SCENARIOS[args.scenario](bare, walk, family)
             times = time_interleaved(calls, args.rounds, CLOCKS[args.clock])
-            goals = report(times, [name for name, _ in calls])
+            report(times, [name for name, _ in calls])
+            goals = scenario_goals(times)
             rows, per_row = retained_per_row(table)
             goals.append(
                 ("retained memory <= 260 bytes per row", f"{per_row:.0f} B", per_row <= 260)
@@ -317,6 +384,7 @@ def main() -> int:
             )
         finally:
             conns.close()
+            idle.close()
     print(
         f"\nretained by one result: {per_row:.0f} bytes per row ({rows} rows); "
         f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB"

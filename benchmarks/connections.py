@@ -9,6 +9,7 @@ route on ``lo`` (any address in it is local) and 127.0.0.0/8 is local anyway.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import socket
 import subprocess
@@ -97,3 +98,28 @@ class Connections:
                 proc.kill()
                 proc.join()
         self.children.clear()
+
+
+class IdleProcesses:
+    """`count` processes that hold `fds` descriptors each, none a socket (a
+    pipe's two ends over and over), and wait until close()."""
+
+    def __init__(self, count: int, fds: int) -> None:
+        self.pids: list[int] = []
+        wait_r, self._stop = os.pipe()
+        for _ in range(count):
+            pid = os.fork()
+            if pid == 0:  # the child: hold the pipes, wait for EOF
+                os.close(self._stop)
+                held = [os.pipe() for _ in range(fds // 2)]
+                os.read(wait_r, 1)
+                del held
+                os._exit(0)
+            self.pids.append(pid)
+        os.close(wait_r)
+
+    def close(self) -> None:
+        os.close(self._stop)
+        for pid in self.pids:
+            os.waitpid(pid, 0)
+        self.pids.clear()

@@ -70,10 +70,12 @@ static const struct {
 /* ---- per-call object caches --------------------------------------------- */
 
 /* Servers repeat their local address and port on every row, clients their
- * peer's: one object each serves the whole table.  Direct-mapped, per call,
- * so nothing outlives the call and nothing is shared between threads. */
+ * peer's, and a few processes and users own every socket: one object each
+ * serves the whole table.  Direct-mapped, per call, so nothing outlives the
+ * call and nothing is shared between threads.  Ports, pids and uids share the
+ * number cache. */
 #define ADDR_CACHE_SIZE 256
-#define PORT_CACHE_SIZE 1024
+#define NUMBER_CACHE_SIZE 1024
 
 typedef struct {
     struct {
@@ -81,9 +83,9 @@ typedef struct {
         PyObject *text;
     } addrs[ADDR_CACHE_SIZE];
     struct {
-        uint16_t port;
+        uint32_t number;
         PyObject *value;
-    } ports[PORT_CACHE_SIZE];
+    } numbers[NUMBER_CACHE_SIZE];
 } object_cache;
 
 static void
@@ -91,8 +93,8 @@ cache_clear(object_cache *cache)
 {
     for (size_t i = 0; i < ADDR_CACHE_SIZE; i++)
         Py_XDECREF(cache->addrs[i].text);
-    for (size_t i = 0; i < PORT_CACHE_SIZE; i++)
-        Py_XDECREF(cache->ports[i].value);
+    for (size_t i = 0; i < NUMBER_CACHE_SIZE; i++)
+        Py_XDECREF(cache->numbers[i].value);
 }
 
 static PyObject *
@@ -119,17 +121,17 @@ cached_addr(object_cache *cache, int family, const uint8_t addr[16])
 }
 
 static PyObject *
-cached_port(object_cache *cache, uint16_t port)
+cached_number(object_cache *cache, uint32_t number)
 {
-    size_t slot = port % PORT_CACHE_SIZE;
+    size_t slot = number % NUMBER_CACHE_SIZE;
     PyObject *value;
 
-    if (cache->ports[slot].value != NULL && cache->ports[slot].port == port)
-        return Py_NewRef(cache->ports[slot].value);
-    if ((value = PyLong_FromLong(port)) == NULL)
+    if (cache->numbers[slot].value != NULL && cache->numbers[slot].number == number)
+        return Py_NewRef(cache->numbers[slot].value);
+    if ((value = PyLong_FromUnsignedLong(number)) == NULL)
         return NULL;
-    Py_XSETREF(cache->ports[slot].value, Py_NewRef(value));
-    cache->ports[slot].port = port;
+    Py_XSETREF(cache->numbers[slot].value, Py_NewRef(value));
+    cache->numbers[slot].number = number;
     return value;
 }
 
@@ -201,6 +203,12 @@ optional_u64(int present, unsigned long long value)
 }
 
 static PyObject *
+optional_number(object_cache *cache, int present, uint32_t number)
+{
+    return present ? cached_number(cache, number) : Py_NewRef(Py_None);
+}
+
+static PyObject *
 field_value(ttpy_state *st, object_cache *cache, int family, field_id id, const tt_row *r)
 {
     switch (id) {
@@ -211,17 +219,17 @@ field_value(ttpy_state *st, object_cache *cache, int family, field_id id, const 
     case F_LOCAL_SCOPE_ID:
         return PyLong_FromUnsignedLong(r->local_scope_id);
     case F_LOCAL_PORT:
-        return cached_port(cache, r->local_port);
+        return cached_number(cache, r->local_port);
     case F_REMOTE_ADDR:
         return cached_addr(cache, family, r->remote_addr);
     case F_REMOTE_SCOPE_ID:
         return PyLong_FromUnsignedLong(r->remote_scope_id);
     case F_REMOTE_PORT:
-        return cached_port(cache, r->remote_port);
+        return cached_number(cache, r->remote_port);
     case F_PID:
-        return optional_u64(r->has & TT_HAS_PID, r->pid);
+        return optional_number(cache, r->has & TT_HAS_PID, r->pid);
     case F_UID:
-        return optional_u64(r->has & TT_HAS_UID, r->uid);
+        return optional_number(cache, r->has & TT_HAS_UID, r->uid);
     case F_INODE:
         return optional_u64(r->has & TT_HAS_INODE, r->inode);
     case F_RX_QUEUE:
