@@ -14,15 +14,11 @@
 
 #include "tcptable.h"
 
-/* Fields a row type can have (rowtypes.c holds their names and docs). */
-#define TTPY_MAX_FIELDS 16
-
-/* One structseq row type and the fields it shows, in order. */
+/* One structseq row type (rowtypes.c holds the fields). */
 typedef struct {
     PyTypeObject *type;
     Py_ssize_t n_fields;  /* every field, by-name ones included */
     Py_ssize_t n_visible; /* the tuple's length */
-    uint8_t ids[TTPY_MAX_FIELDS];
 } ttpy_row_layout;
 
 typedef struct {

@@ -1,6 +1,6 @@
-/* The one row schema.  FIELDS drives both structseq types (which fields,
- * their order, their docs), building each row, and the shape the stubs
- * (python/tcptable/_tcptable.pyi) must have, which a test compares.
+/* The one row schema.  ROW_FIELDS drives both structseq types (which
+ * fields, their order, their docs), building each row, and the shape the
+ * stubs (python/tcptable/_tcptable.pyi) must have, which a test compares.
  *
  * Rows are tuples in MIB_TCP6ROW / MIB_TCPROW order; later fields are
  * reachable by name only, as os.stat_result adds fields, so unpacking a row
@@ -9,58 +9,48 @@
 
 #include "glue.h"
 
-typedef enum {
-    F_STATE,
-    F_LOCAL_ADDR,
-    F_LOCAL_SCOPE_ID,
-    F_LOCAL_PORT,
-    F_REMOTE_ADDR,
-    F_REMOTE_SCOPE_ID,
-    F_REMOTE_PORT,
-    F_PID,
-    F_UID,
-    F_INODE,
-    F_RX_QUEUE,
-    F_TX_QUEUE,
-} field_id;
-
 enum {
     IN_TCP4 = 1,
     IN_TCP6 = 2,
     BY_NAME = 4, /* not part of the tuple */
 };
+#define IN_BOTH (IN_TCP4 | IN_TCP6)
 
+/* X(NAME, flags, "name", "doc"): the tuple's fields first, in MIB order,
+ * then the fields reachable by name only.  Field NAME's value is
+ * value_NAME(), below. */
+#define ROW_FIELDS(X)                                                                     \
+    X(STATE, IN_BOTH, "state", "TcpState of the connection")                              \
+    X(LOCAL_ADDR, IN_BOTH, "local_addr", "local address, standard text form")             \
+    X(LOCAL_SCOPE_ID, IN_TCP6, "local_scope_id",                                          \
+      "interface index of the local address (Linux: of a link-local one, else 0)")       \
+    X(LOCAL_PORT, IN_BOTH, "local_port", "local port")                                    \
+    X(REMOTE_ADDR, IN_BOTH, "remote_addr", "remote address (all zero for LISTEN)")        \
+    X(REMOTE_SCOPE_ID, IN_TCP6, "remote_scope_id",                                        \
+      "interface index of the remote address (Linux: of a link-local one, else 0)")      \
+    X(REMOTE_PORT, IN_BOTH, "remote_port", "remote port (0 for LISTEN)")                  \
+    X(PID, IN_BOTH | BY_NAME, "pid",                                                      \
+      "owning process id with pids=True; None without, for sockets no process holds, "   \
+      "and for owners the caller may not see")                                            \
+    X(UID, IN_BOTH | BY_NAME, "uid",                                                      \
+      "Linux, with pids=True: the socket's user id (None for TIME_WAIT and request "     \
+      "sockets); None otherwise and on Windows")                                          \
+    X(INODE, IN_BOTH | BY_NAME, "inode",                                                  \
+      "Linux, with pids=True: the socket's inode (None for TIME_WAIT and request "       \
+      "sockets); None otherwise and on Windows")                                          \
+    X(RX_QUEUE, IN_BOTH | BY_NAME, "rx_queue",                                            \
+      "Linux: bytes received and not yet read (LISTEN: connections waiting to be "       \
+      "accepted); None on Windows")                                                       \
+    X(TX_QUEUE, IN_BOTH | BY_NAME, "tx_queue",                                            \
+      "Linux: bytes sent and not yet acknowledged (LISTEN: the backlog limit with "      \
+      "netlink, 0 from /proc); None on Windows")
+
+#define FIELD_ENTRY(NAME, flags, name, doc) {flags, name, doc},
 static const struct {
-    field_id id;
     unsigned flags;
     const char *name;
     const char *doc;
-} FIELDS[] = {
-    {F_STATE, IN_TCP4 | IN_TCP6, "state", "TcpState of the connection"},
-    {F_LOCAL_ADDR, IN_TCP4 | IN_TCP6, "local_addr", "local address, standard text form"},
-    {F_LOCAL_SCOPE_ID, IN_TCP6, "local_scope_id",
-     "interface index of the local address (Linux: of a link-local one, else 0)"},
-    {F_LOCAL_PORT, IN_TCP4 | IN_TCP6, "local_port", "local port"},
-    {F_REMOTE_ADDR, IN_TCP4 | IN_TCP6, "remote_addr", "remote address (all zero for LISTEN)"},
-    {F_REMOTE_SCOPE_ID, IN_TCP6, "remote_scope_id",
-     "interface index of the remote address (Linux: of a link-local one, else 0)"},
-    {F_REMOTE_PORT, IN_TCP4 | IN_TCP6, "remote_port", "remote port (0 for LISTEN)"},
-    {F_PID, IN_TCP4 | IN_TCP6 | BY_NAME, "pid",
-     "owning process id with pids=True; None without, for sockets no process holds, "
-     "and for owners the caller may not see"},
-    {F_UID, IN_TCP4 | IN_TCP6 | BY_NAME, "uid",
-     "Linux, with pids=True: the socket's user id (None for TIME_WAIT and request "
-     "sockets); None otherwise and on Windows"},
-    {F_INODE, IN_TCP4 | IN_TCP6 | BY_NAME, "inode",
-     "Linux, with pids=True: the socket's inode (None for TIME_WAIT and request "
-     "sockets); None otherwise and on Windows"},
-    {F_RX_QUEUE, IN_TCP4 | IN_TCP6 | BY_NAME, "rx_queue",
-     "Linux: bytes received and not yet read (LISTEN: connections waiting to be "
-     "accepted); None on Windows"},
-    {F_TX_QUEUE, IN_TCP4 | IN_TCP6 | BY_NAME, "tx_queue",
-     "Linux: bytes sent and not yet acknowledged (LISTEN: the backlog limit with "
-     "netlink, 0 from /proc); None on Windows"},
-};
+} FIELDS[] = {ROW_FIELDS(FIELD_ENTRY)};
 #define N_FIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
 
 /* By-name fields, the same ones in both row types: row_dealloc() counts a
@@ -70,10 +60,10 @@ static const struct {
 /* ---- per-call object caches --------------------------------------------- */
 
 /* Servers repeat their local address and port on every row, clients their
- * peer's, and a few processes and users own every socket: one object each
- * serves the whole table.  Direct-mapped, per call, so nothing outlives the
- * call and nothing is shared between threads.  Ports, pids and uids share the
- * number cache. */
+ * peer's, a few processes and users own every socket, and most queues are
+ * empty: one object each serves the whole table.  Direct-mapped, per call,
+ * so nothing outlives the call and nothing is shared between threads.
+ * Ports, pids, uids and queue sizes share the number cache. */
 #define ADDR_CACHE_SIZE 256
 #define NUMBER_CACHE_SIZE 1024
 
@@ -196,11 +186,12 @@ new_row(const ttpy_row_layout *layout)
 
 /* ---- building rows ------------------------------------------------------ */
 
-static PyObject *
-optional_u64(int present, unsigned long long value)
-{
-    return present ? PyLong_FromUnsignedLongLong(value) : Py_NewRef(Py_None);
-}
+typedef struct {
+    ttpy_state *st;
+    object_cache *cache;
+    int family;
+    const tt_row *r;
+} row_source;
 
 static PyObject *
 optional_number(object_cache *cache, int present, uint32_t number)
@@ -208,62 +199,116 @@ optional_number(object_cache *cache, int present, uint32_t number)
     return present ? cached_number(cache, number) : Py_NewRef(Py_None);
 }
 
-static PyObject *
-field_value(ttpy_state *st, object_cache *cache, int family, field_id id, const tt_row *r)
+static inline PyObject *
+value_STATE(const row_source *s)
 {
-    switch (id) {
-    case F_STATE:
-        return Py_NewRef(st->states[r->state]);
-    case F_LOCAL_ADDR:
-        return cached_addr(cache, family, r->local_addr);
-    case F_LOCAL_SCOPE_ID:
-        return PyLong_FromUnsignedLong(r->local_scope_id);
-    case F_LOCAL_PORT:
-        return cached_number(cache, r->local_port);
-    case F_REMOTE_ADDR:
-        return cached_addr(cache, family, r->remote_addr);
-    case F_REMOTE_SCOPE_ID:
-        return PyLong_FromUnsignedLong(r->remote_scope_id);
-    case F_REMOTE_PORT:
-        return cached_number(cache, r->remote_port);
-    case F_PID:
-        return optional_number(cache, r->has & TT_HAS_PID, r->pid);
-    case F_UID:
-        return optional_number(cache, r->has & TT_HAS_UID, r->uid);
-    case F_INODE:
-        return optional_u64(r->has & TT_HAS_INODE, r->inode);
-    case F_RX_QUEUE:
-        return optional_u64(r->has & TT_HAS_QUEUES, r->rx_queue);
-    case F_TX_QUEUE:
-        return optional_u64(r->has & TT_HAS_QUEUES, r->tx_queue);
-    }
-    PyErr_SetString(PyExc_SystemError, "tcptable: unknown row field");
-    return NULL;
+    return Py_NewRef(s->st->states[s->r->state]);
 }
 
-static PyObject *
-build_row(ttpy_state *st, const ttpy_row_layout *layout, object_cache *cache, int family,
-          const tt_row *r)
+static inline PyObject *
+value_LOCAL_ADDR(const row_source *s)
 {
-    PyObject *row = new_row(layout);
+    return cached_addr(s->cache, s->family, s->r->local_addr);
+}
 
-    if (row == NULL)
-        return NULL;
-    for (Py_ssize_t i = 0; i < layout->n_fields; i++) {
-        PyObject *value = field_value(st, cache, family, (field_id)layout->ids[i], r);
-        if (value == NULL) {
-            Py_DECREF(row);
-            return NULL;
-        }
-        SET_ROW_ITEM(row, i, value);
+static inline PyObject *
+value_LOCAL_SCOPE_ID(const row_source *s)
+{
+    return PyLong_FromUnsignedLong(s->r->local_scope_id);
+}
+
+static inline PyObject *
+value_LOCAL_PORT(const row_source *s)
+{
+    return cached_number(s->cache, s->r->local_port);
+}
+
+static inline PyObject *
+value_REMOTE_ADDR(const row_source *s)
+{
+    return cached_addr(s->cache, s->family, s->r->remote_addr);
+}
+
+static inline PyObject *
+value_REMOTE_SCOPE_ID(const row_source *s)
+{
+    return PyLong_FromUnsignedLong(s->r->remote_scope_id);
+}
+
+static inline PyObject *
+value_REMOTE_PORT(const row_source *s)
+{
+    return cached_number(s->cache, s->r->remote_port);
+}
+
+static inline PyObject *
+value_PID(const row_source *s)
+{
+    return optional_number(s->cache, s->r->has & TT_HAS_PID, s->r->pid);
+}
+
+static inline PyObject *
+value_UID(const row_source *s)
+{
+    return optional_number(s->cache, s->r->has & TT_HAS_UID, s->r->uid);
+}
+
+static inline PyObject *
+value_INODE(const row_source *s)
+{
+    return s->r->has & TT_HAS_INODE ? PyLong_FromUnsignedLongLong(s->r->inode)
+                                    : Py_NewRef(Py_None);
+}
+
+static inline PyObject *
+value_RX_QUEUE(const row_source *s)
+{
+    return optional_number(s->cache, s->r->has & TT_HAS_QUEUES, s->r->rx_queue);
+}
+
+static inline PyObject *
+value_TX_QUEUE(const row_source *s)
+{
+    return optional_number(s->cache, s->r->has & TT_HAS_QUEUES, s->r->tx_queue);
+}
+
+/* Fills every field of `family_flag`'s row type, in FIELDS order.  Called
+ * with a constant flag, so each row type gets straight-line code with no
+ * per-field test (a loop over the table cost 10% of a table's build). */
+#define PUT_FIELD(NAME, flags, name, doc)                                                 \
+    if ((flags) & family_flag) {                                                          \
+        PyObject *value = value_##NAME(s);                                                \
+        if (value == NULL)                                                                \
+            return -1;                                                                    \
+        SET_ROW_ITEM(row, i++, value);                                                    \
     }
-    return row;
+
+static inline int
+fill_row(PyObject *row, const row_source *s, const unsigned family_flag)
+{
+    Py_ssize_t i = 0;
+    ROW_FIELDS(PUT_FIELD)
+    return 0;
+}
+
+static int
+fill_tcp6(PyObject *row, const row_source *s)
+{
+    return fill_row(row, s, IN_TCP6);
+}
+
+static int
+fill_tcp4(PyObject *row, const row_source *s)
+{
+    return fill_row(row, s, IN_TCP4);
 }
 
 PyObject *
 ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows)
 {
     const ttpy_row_layout *layout = family == AF_INET6 ? &st->tcp6_rows : &st->tcp4_rows;
+    int (*fill)(PyObject *, const row_source *) = family == AF_INET6 ? fill_tcp6 : fill_tcp4;
+    row_source source = {st, NULL, family, NULL};
     object_cache *cache = NULL;
     PyObject *table = PyTuple_New((Py_ssize_t)rows->len);
 
@@ -273,11 +318,16 @@ ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows)
         PyErr_NoMemory();
         goto error;
     }
+    source.cache = cache;
     for (size_t i = 0; i < rows->len; i++) {
-        PyObject *row = build_row(st, layout, cache, family, &rows->rows[i]);
+        /* Items are NULL until filled: row_dealloc() frees a part-filled row. */
+        PyObject *row = new_row(layout);
         if (row == NULL)
             goto error;
         PyTuple_SET_ITEM(table, (Py_ssize_t)i, row);
+        source.r = &rows->rows[i];
+        if (fill(row, &source) < 0)
+            goto error;
     }
     cache_clear(cache);
     PyMem_Free(cache);
@@ -327,8 +377,8 @@ check_type(const ttpy_row_layout *layout, const char *name)
     return 0;
 }
 
-/* Makes the row type of the fields flagged `family_flag`: tuple fields
- * first, by-name fields after, each in FIELDS order. */
+/* Makes the row type of the fields flagged `family_flag`, in FIELDS order,
+ * which fill_row() follows: the tuple's fields, then the by-name ones. */
 static int
 make_type(PyObject *module, ttpy_row_layout *layout, unsigned family_flag, const char *name,
           const char *doc)
@@ -337,16 +387,19 @@ make_type(PyObject *module, ttpy_row_layout *layout, unsigned family_flag, const
     PyStructSequence_Desc desc = {name, doc, fields, 0};
     Py_ssize_t n = 0;
 
-    for (int by_name = 0; by_name <= 1; by_name++) {
-        for (size_t i = 0; i < N_FIELDS; i++) {
-            if (!(FIELDS[i].flags & family_flag) || !(FIELDS[i].flags & BY_NAME) != !by_name)
-                continue;
-            fields[n].name = FIELDS[i].name;
-            fields[n].doc = FIELDS[i].doc;
-            layout->ids[n++] = (uint8_t)FIELDS[i].id;
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        if (!(FIELDS[i].flags & family_flag))
+            continue;
+        if (!(FIELDS[i].flags & BY_NAME)) {
+            if (desc.n_in_sequence != n) {
+                PyErr_Format(PyExc_SystemError, "%s: tuple field %s after by-name ones", name,
+                             FIELDS[i].name);
+                return -1;
+            }
+            desc.n_in_sequence++;
         }
-        if (!by_name)
-            desc.n_in_sequence = (int)n;
+        fields[n].name = FIELDS[i].name;
+        fields[n++].doc = FIELDS[i].doc;
     }
     fields[n].name = NULL;
     fields[n].doc = NULL;
@@ -365,10 +418,6 @@ make_type(PyObject *module, ttpy_row_layout *layout, unsigned family_flag, const
 int
 ttpy_add_row_types(PyObject *module, ttpy_state *st)
 {
-    if (N_FIELDS > TTPY_MAX_FIELDS) {
-        PyErr_SetString(PyExc_SystemError, "tcptable: raise TTPY_MAX_FIELDS");
-        return -1;
-    }
     if (make_type(module, &st->tcp6_rows, IN_TCP6, "tcptable.Tcp6Row",
                   "One row of the IPv6 TCP table: a tuple in MIB_TCP6ROW order, "
                   "more fields by name.") < 0 ||
