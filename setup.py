@@ -17,7 +17,14 @@ def platform_key():
 
 
 class BuildExt(build_ext):
-    """Warning flags in the dialect of the compiler setuptools picked."""
+    """Warning flags in the dialect of the compiler setuptools picked, and
+    always a full build: pip builds in the source tree, and setuptools would
+    otherwise link objects left in build/ by a build with other flags (a
+    TCPTABLE_SANITIZE=1 build reusing plain objects sanitizes nothing)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.force = True
 
     def build_extensions(self):
         if self.compiler.compiler_type == "msvc":

@@ -1,7 +1,13 @@
 """Bad arguments raise TypeError/ValueError naming the bad value; nothing crashes."""
 
+import enum
 import re
+import signal
 import socket
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 import tcptable
@@ -108,3 +114,57 @@ def test_an_unknown_backend_name_is_a_value_error(call, monkeypatch):
 def test_an_empty_backend_name_means_the_default(monkeypatch):
     monkeypatch.setenv("TCPTABLE_BACKEND", "")
     assert isinstance(tcptable.tcp4(states={TcpState.LISTEN}), tuple)
+
+
+class Color(enum.IntEnum):
+    RED = 2
+
+
+class Flag(enum.IntFlag):
+    BIT = 5
+
+
+class Plain(int):
+    """An int subclass that is no enum: still a state number."""
+
+
+@pytest.mark.parametrize("fn", [*TABLES, tcptable.counts])
+@pytest.mark.parametrize("member", [socket.AF_INET6, Color.RED, Flag.BIT])
+def test_members_of_other_enums_are_no_states(fn, member):
+    """socket.AF_INET6 is 10, LAST_ACK's value: taking it would silently
+    filter on the wrong state."""
+    with pytest.raises(TypeError, match=re.escape(repr(member))):
+        fn(states=[TcpState.LISTEN, member])
+
+
+@pytest.mark.parametrize("fn", TABLES)
+def test_states_ints_and_int_subclasses_are_states(fn):
+    for states in ([TcpState.LISTEN], [2], [Plain(2)], (s for s in [TcpState.LISTEN, 2])):
+        assert all(r.state is TcpState.LISTEN for r in fn(states=states))
+
+
+ENDLESS = textwrap.dedent(
+    """
+    import itertools, sys, tcptable
+    print("ready", flush=True)
+    tcptable.tcp6(states=itertools.repeat(2))
+    """
+)
+
+
+def test_an_endless_states_iterable_stays_interruptible():
+    """Ctrl-C (SIGINT) ends a call reading an endless iterable of states."""
+    if not hasattr(signal, "SIGINT") or sys.platform == "win32":
+        pytest.skip("sends SIGINT to a child process (POSIX)")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENDLESS], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline() == "ready\n"
+    time.sleep(0.2)  # inside the call by now
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError("SIGINT did not end tcp6(states=itertools.repeat(2))") from None
+    assert "KeyboardInterrupt" in err

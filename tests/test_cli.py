@@ -2,6 +2,7 @@
 the namespace of the standard population (subprocesses inherit it)."""
 
 import collections
+import fcntl
 import json
 import os
 import pathlib
@@ -9,11 +10,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 import tcptable
 from oracles import JSON_KEYS, Row
-from population import expected
+from population import Population, expected
 from tcptable import TcpState
 
 SCRIPT = pathlib.Path(sys.executable).parent / "tcptable"
@@ -151,6 +153,8 @@ def test_count(population):
     [
         ["--bogus"],
         ["--state", "BOGUS"],
+        ["--state", "0"],
+        ["--state", "13"],
         ["--state"],
         ["-4", "-6"],
         ["--json", "--count"],
@@ -241,3 +245,81 @@ def test_a_reader_that_left_ends_it_quietly(netns):
 def test_listening_adds_listen_to_the_states(population):
     got = parse_json(ok("-l", "--state", "CLOSE_WAIT", "--json"))
     assert got == only(everything(population), state={"LISTEN", "CLOSE_WAIT"})
+
+
+def test_states_by_number(population):
+    by_number = parse_json(ok("--state", "5", "--state", "2", "--json"))
+    assert by_number == parse_json(ok("--state", "ESTABLISHED", "--state", "listen", "--json"))
+    assert by_number == only(everything(population), state={"ESTABLISHED", "LISTEN"})
+
+
+@pytest.fixture
+def big_table(netns):
+    """About 1,600 rows: the text and JSON outputs are far larger than a pipe
+    holds (64 KiB), so a writer must wait for its reader."""
+    pop = Population()
+    lst = pop.listener(socket.AF_INET6, "::1", backlog=1024)
+    for _ in range(800):
+        pop.connect(lst)
+    yield pop
+    pop.close()
+
+
+def test_a_slow_reader_of_a_nonblocking_pipe_gets_every_line(big_table):
+    """Unbuffered (-u) output into a non-blocking pipe: every line arrives
+    whole although most writes find the pipe full."""
+    read_end, write_end = os.pipe()
+    flags = fcntl.fcntl(write_end, fcntl.F_GETFL)
+    fcntl.fcntl(write_end, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "tcptable", "-6", "--json"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write_end)
+    time.sleep(0.5)  # let the pipe fill: the writer meets EAGAIN
+    with os.fdopen(read_end, "rb") as reader:
+        out = reader.read()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert proc.stderr.read() == b""
+    lines = out.decode().splitlines()
+    assert len(lines) == len(tcptable.tcp6()) > 1600
+    assert all(json.loads(line)["family"] == "tcp6" for line in lines)
+
+
+def test_a_reader_leaving_mid_output_ends_it_with_status_1(big_table):
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "tcptable"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.readline().split()[0] == b"Proto"
+    proc.stdout.close()  # the reader leaves with most of the table unwritten
+    assert proc.wait(timeout=60) == 1
+    assert proc.stderr.read() == b""
+
+
+def test_a_full_device_is_one_line_and_status_1(population):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "tcptable"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"tcptable: cannot write the output: {os.strerror(28)}"]
+
+
+def test_a_closed_stdout_is_one_line_and_status_1(population):
+    result = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "tcptable"],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "tcptable: cannot write the output: standard output is closed"
+    ]

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 
+import procmask
 import pytest
 from native_tools import asan_preloaded, shim_env
 from oracles import counter, ss_rows, without_scopes
@@ -135,30 +136,10 @@ def test_proc_unopenable_too(population, code):
         assert opening in outcome["message"]
 
 
-# Hides /proc/<pid>/net (what /proc/net points to) and the thread's own
-# /proc/<pid>/task/<tid>/net (what /proc/thread-self/net points to) under an
-# empty tmpfs in a private mount namespace of the child alone, then runs CHILD.
-HIDE_PROC_NET = textwrap.dedent(
-    """
-    import ctypes, os, runpy, sys, threading
-    libc = ctypes.CDLL(None, use_errno=True)
-    MS_REC, MS_PRIVATE = 0x4000, 0x40000
-    if libc.unshare(0x20000) != 0:  # CLONE_NEWNS
-        sys.exit("unshare(CLONE_NEWNS): " + os.strerror(ctypes.get_errno()))
-    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        sys.exit("making / private: " + os.strerror(ctypes.get_errno()))
-    pid, tid = os.getpid(), threading.get_native_id()
-    for target in (f"/proc/{pid}/net", f"/proc/{pid}/task/{tid}/net"):
-        if libc.mount(b"none", target.encode(), b"tmpfs", 0, None) != 0:
-            sys.exit(f"mounting tmpfs on {target}: " + os.strerror(ctypes.get_errno()))
-    exec(sys.argv.pop(1))
-    """
-)
-
-
 def test_proc_net_empty_in_a_mount_namespace(population):
     env = {"TT_SHIM_NETLINK_ERRNO": str(errno.EPERM), "TCPTABLE_BACKEND": ""}
-    report = run_child([["tcp6", {}], ["tcp4", {}]], env, repeat=100, wrapper=HIDE_PROC_NET)
+    calls = [["tcp6", {}], ["tcp4", {}]]
+    report = run_child(calls, env, repeat=100, wrapper=procmask.prelude("hidden"))
     for outcome, table in zip(report["outcomes"], ["tcp6", "tcp"], strict=True):
         assert outcome["errno"] == errno.ENOENT
         opening = f"opening /proc/thread-self/net/{table} failed: No such file or directory"

@@ -4,6 +4,7 @@ dump restarts unless a handler raises, and then the call raises that.
 A child process filters recvmsg() (netlink) or read() (/proc) to fail with
 EINTR every time, and a repeating timer delivers SIGALRM."""
 
+import errno
 import os
 import pathlib
 import subprocess
@@ -59,3 +60,42 @@ def test_signal_handlers_run_and_may_raise(netns, backend, nr):
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "raised after 3 signals\n"
+
+
+PERSISTENT = textwrap.dedent(
+    """
+    import errno, signal, sys
+    import seccomp, tcptable
+
+    signal.signal(signal.SIGALRM, lambda *_: None)  # runs, never raises
+    seccomp.install(int(sys.argv[1]), errno.EINTR)
+    signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+    try:
+        tcptable.tcp6()
+    except InterruptedError as e:
+        print("InterruptedError", e.errno)
+    """
+)
+
+
+@pytest.mark.parametrize("backend,nr", [("netlink", seccomp.NR_RECVMSG), ("proc", seccomp.NR_READ)])
+def test_a_persistent_eintr_ends_the_call(netns, backend, nr):
+    """Every recvmsg()/read() fails with EINTR and no handler raises: the call
+    gives up with InterruptedError after its bounded tries (about a second of
+    pauses), instead of restarting the dump forever at full CPU."""
+    if not seccomp.supported():
+        pytest.skip("the seccomp filter of these tests is written for x86_64")
+    env = {
+        **os.environ,
+        "TCPTABLE_BACKEND": backend,
+        "PYTHONPATH": str(pathlib.Path(__file__).parent),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PERSISTENT, str(nr)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"InterruptedError {errno.EINTR}\n"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import select
 import socket
 import sys
 
@@ -14,10 +16,11 @@ from .state import TcpState
 
 
 def _state(name: str) -> TcpState:
+    """A state by name (any case) or by its MIB number."""
     try:
-        return TcpState[name.upper()]
-    except KeyError:
-        choices = ", ".join(s.name for s in TcpState)
+        return TcpState(int(name)) if name.isdigit() else TcpState[name.upper()]
+    except (KeyError, ValueError):
+        choices = ", ".join(f"{s.name} ({s.value})" for s in TcpState)
         raise argparse.ArgumentTypeError(
             f"unknown state {name!r} (choose from {choices})"
         ) from None
@@ -42,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         "--state",
         type=_state,
         action="append",
-        metavar="NAME",
-        help="keep only this state (repeatable), e.g. ESTABLISHED",
+        metavar="STATE",
+        help="keep only this state, by name or number (repeatable), e.g. ESTABLISHED or 5",
     )
     p.add_argument("--sort", action="store_true", help="order rows as the Windows API does")
     out = p.add_mutually_exclusive_group()
@@ -75,8 +78,33 @@ def _run(args: argparse.Namespace) -> str:
     return table_text(rows)
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Writes every byte: a pipe takes part of a write at a time, and a
+    non-blocking one none at all until its reader catches up."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            select.select([], [fd], [])
+
+
+def _output_failed(exc: OSError) -> int:
+    """The exit status (and the one line on stderr) for a failed write."""
+    if exc.errno == errno.EPIPE:
+        # The reader left early (tcptable | head): end quietly, and keep
+        # Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    print(f"tcptable: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)  # exits 2 on bad options
+    if sys.stdout is None:  # started with stdout closed (tcptable >&-)
+        print("tcptable: cannot write the output: standard output is closed", file=sys.stderr)
+        return 1
     try:
         text = _run(args)
     except OSError as exc:
@@ -86,11 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tcptable: {exc}", file=sys.stderr)
         return 2
     try:
-        sys.stdout.write(text)
         sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader left early (tcptable | head): end quietly, without the
-        # traceback Python would print when flushing stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        write_all(sys.stdout.fileno(), text.encode())
+    except OSError as exc:
+        return _output_failed(exc)
     return 0

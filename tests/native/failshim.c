@@ -7,6 +7,9 @@
  *   TT_SHIM_RECVMSG_EINTR=n     the first n recvmsg() calls raise SIGALRM and
  *                               fail with EINTR, as a recvmsg() sleeping when
  *                               a signal arrives does (sock_diag's never sleeps)
+ *   TT_SHIM_UNAME_RELEASE=r     uname() reports kernel release r
+ *   TT_SHIM_LOG_DIAG=path       each sock_diag request sent appends a line
+ *                               "idiag_states=0x..." to path
  * Only calls made from the extension module count as its allocations, so the
  * interpreter itself keeps working.  With TT_SHIM_ALLOC_FAIL_FROM set the shim
  * also keeps count of the extension's live blocks (allocated minus freed by
@@ -20,13 +23,22 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 
 static int netlink_errno, proc_errno;
 static long alloc_fail_from;
 static atomic_long extension_allocs, live_blocks, recvmsg_eintr_left;
 
+static const char *uname_release, *diag_log;
 static int (*real_socket)(int, int, int);
+static int (*real_uname)(struct utsname *);
+static ssize_t (*real_sendto)(int, const void *, size_t, int, const struct sockaddr *,
+                              socklen_t);
 static int (*real_open)(const char *, int, ...);
 static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
 static void *(*real_malloc)(size_t);
@@ -45,6 +57,11 @@ __attribute__((constructor)) static void
 init(void)
 {
     real_socket = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+    real_uname = (int (*)(struct utsname *))dlsym(RTLD_NEXT, "uname");
+    real_sendto = (ssize_t (*)(int, const void *, size_t, int, const struct sockaddr *,
+                               socklen_t))dlsym(RTLD_NEXT, "sendto");
+    uname_release = getenv("TT_SHIM_UNAME_RELEASE");
+    diag_log = getenv("TT_SHIM_LOG_DIAG");
     real_open = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
     real_recvmsg = (ssize_t (*)(int, struct msghdr *, int))dlsym(RTLD_NEXT, "recvmsg");
     real_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
@@ -76,6 +93,39 @@ socket(int domain, int type, int protocol)
         return -1;
     }
     return real_socket(domain, type, protocol);
+}
+
+int
+uname(struct utsname *u)
+{
+    int rc = real_uname(u);
+    if (rc == 0 && uname_release != NULL) {
+        strncpy(u->release, uname_release, sizeof(u->release) - 1);
+        u->release[sizeof(u->release) - 1] = '\0';
+    }
+    return rc;
+}
+
+/* Logs the states of a SOCK_DIAG_BY_FAMILY request, then sends it. */
+ssize_t
+sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
+       socklen_t tolen)
+{
+    struct nlmsghdr h;
+    struct inet_diag_req_v2 req;
+
+    if (diag_log != NULL && len >= sizeof(h) + sizeof(req)) {
+        memcpy(&h, buf, sizeof(h));
+        if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+            FILE *f = fopen(diag_log, "a");
+            memcpy(&req, (const char *)buf + NLMSG_HDRLEN, sizeof(req));
+            if (f != NULL) {
+                fprintf(f, "idiag_states=0x%x\n", (unsigned)req.idiag_states);
+                fclose(f);
+            }
+        }
+    }
+    return real_sendto(fd, buf, len, flags, to, tolen);
 }
 
 static int

@@ -19,8 +19,12 @@
 #define REQUEST_SEQ 0x74637074u
 
 /* Whether this kernel matches orphaned FIN_WAIT2 mini-sockets on their
- * FIN_WAIT2 substate (TT_ORPHANS_BY_SUBSTATE_SINCE and later), so asking for
- * FIN_WAIT2 finds them without also walking every TIME_WAIT socket. */
+ * FIN_WAIT2 substate, so asking for FIN_WAIT2 finds them without every
+ * TIME_WAIT socket crossing netlink too.  Since "tcp/dccp: remove twchain"
+ * (05dbc7b59481, Linux 3.13) timewait sockets share the established hash and
+ * inet_diag_dump_icsk() filters them on tw_substate; before it, they were
+ * dumped only when TIME_WAIT was asked for.  A vendor kernel that backported
+ * it (RHEL 7's 3.10) gets the extra bit: as correct, only slower. */
 #define TT_ORPHANS_BY_SUBSTATE_SINCE 0x030d00 /* 3.13 */
 
 static int
