@@ -5,11 +5,12 @@ psutil, on both Linux backends."""
 from __future__ import annotations
 
 import collections
+import ctypes
+import json
 import os
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 
 import pytest
@@ -155,45 +156,58 @@ def test_pids_false_leaves_owners_none(holders):
         assert r.pid is r.uid is r.inode is None
 
 
-UNPRIVILEGED = textwrap.dedent(
-    """
-    import json, os, socket, tcptable
-    lst = socket.socket(); lst.bind(("127.0.0.1", 0)); lst.listen()
-    c = socket.create_connection(lst.getsockname()); s, _ = lst.accept()
-    rows = tcptable.tcp4(pids=True) + tcptable.tcp6(pids=True)
-    mine = {lst.getsockname()[1]}
-    print(json.dumps({"pid": os.getpid(), "ports": sorted(mine), "rows": [
-        [r.state.name, r.local_port, r.remote_port, r.pid, r.uid, r.inode] for r in rows]}))
-    """
-)
+def unprivileged_view(uid: int) -> dict:
+    """In a forked child that drops to `uid` (no capabilities left), with the
+    extension already loaded: its own socket pair, and every row with owners."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running any cleanup
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            # Changing credentials makes a process non-dumpable, which hides
+            # its own /proc/<pid>/fd from it; a process started as `uid` is
+            # dumpable, so be one (PR_SET_DUMPABLE).
+            ctypes.CDLL(None, use_errno=True).prctl(4, 1, 0, 0, 0)
+            lst = socket.socket()
+            lst.bind(("127.0.0.1", 0))
+            lst.listen()
+            client = socket.socket()
+            client.connect(lst.getsockname())
+            server, _ = lst.accept()
+            rows = tcptable.tcp4(pids=True) + tcptable.tcp6(pids=True)
+            report = {
+                "pid": os.getpid(),
+                "port": lst.getsockname()[1],
+                "rows": [[r.local_port, r.remote_port, r.pid, r.uid, r.inode] for r in rows],
+            }
+            os.write(write_end, json.dumps(report).encode())
+            server.close()
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as f:
+        text = f.read()
+    os.waitpid(pid, 0)
+    assert text, "the unprivileged child reported nothing"
+    return json.loads(text)
 
 
 def test_an_unprivileged_caller_gets_its_own_pids_and_no_others(holders, backend):
     """As uid 65534: its own sockets carry its pid; the other uids' sockets
     keep pid None but still have uid and inode; nothing fails."""
     made, _ = holders
-    if subprocess.run(["which", "setpriv"], capture_output=True).returncode != 0:
-        skip_or_fail("needs setpriv (util-linux)")
-    import json
-
-    proc = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
-        + [sys.executable, "-c", UNPRIVILEGED],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "TCPTABLE_BACKEND": backend},
-    )
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
-    port = report["ports"][0]
-    own = [r for r in report["rows"] if port in (r[1], r[2])]
+    report = unprivileged_view(65534)
+    port = report["port"]
+    own = [r for r in report["rows"] if port in (r[0], r[1])]
     assert len(own) == 3
-    assert all(r[3] == report["pid"] and r[4] == 65534 and r[5] for r in own)
+    assert all(r[2] == report["pid"] and r[3] == 65534 and r[4] for r in own)
     held_ports = {h.row.local_port for holder in made for h in holder.held}
-    others = [r for r in report["rows"] if r[1] in held_ports]
+    others = [r for r in report["rows"] if r[0] in held_ports]
     assert len(others) == sum(len(h.held) for h in made)
-    assert all(r[3] is None and isinstance(r[4], int) and r[5] for r in others)
+    assert all(r[2] is None and isinstance(r[3], int) and r[4] for r in others)
 
 
 def test_sockets_and_processes_that_come_and_go_during_the_scan(holders, backend):

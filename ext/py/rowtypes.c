@@ -343,9 +343,10 @@ error:
 
 /* ---- the types ---------------------------------------------------------- */
 
-/* What build_row() and, on CPythons that take it, the own allocation rely
+/* What fill_row() and, on CPythons that take it, the own allocation rely
  * on, checked on the type CPython made: its counts, no subclasses, and a
- * tuple's memory layout. */
+ * tuple's items (3.12 and later count the hidden ones in tp_basicsize too,
+ * so a row allocated for n_fields items only has room to spare). */
 static int
 check_type(const ttpy_row_layout *layout, const char *name)
 {
@@ -356,7 +357,7 @@ check_type(const ttpy_row_layout *layout, const char *name)
     PyTypeObject *type = layout->type;
     if (PyType_HasFeature(type, Py_TPFLAGS_BASETYPE) ||
         layout->n_fields - layout->n_visible != BY_NAME_FIELDS ||
-        type->tp_basicsize != (Py_ssize_t)offsetof(PyTupleObject, ob_item) ||
+        type->tp_basicsize < (Py_ssize_t)offsetof(PyTupleObject, ob_item) ||
         type->tp_itemsize != (Py_ssize_t)sizeof(PyObject *)) {
         PyErr_Format(PyExc_SystemError, "%s does not have the layout rowtypes.c expects", name);
         return -1;
