@@ -61,15 +61,17 @@ void
 ttpy_raise_interrupted(const tt_error *err, int attempts)
 {
     char message[256];
-    PyObject *args;
+    PyObject *exc;
 
     PyOS_snprintf(message, sizeof(message),
                   "%s was interrupted %d times in a row (EINTR) and no signal handler "
                   "raised: giving up",
                   err->step, attempts);
-    /* OSError(EINTR, text) is an InterruptedError. */
-    if ((args = Py_BuildValue("(is)", EINTR, message)) != NULL) {
-        PyErr_SetObject(PyExc_OSError, args);
-        Py_DECREF(args);
+    /* OSError(EINTR, text) is an InterruptedError; raised as the instance so
+     * that `except InterruptedError` matches on 3.10 too, whose except clause
+     * compares the raised type before normalizing it. */
+    if ((exc = PyObject_CallFunction(PyExc_OSError, "is", EINTR, message)) != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
     }
 }
