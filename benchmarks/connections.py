@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import resource
 import socket
 import subprocess
 
@@ -38,6 +37,8 @@ def client_addr(family: int, i: int) -> str:
 
 
 def _raise_fd_limit(need: int) -> None:
+    import resource  # POSIX only: keeps this module importable everywhere
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))

@@ -1,5 +1,8 @@
+import json
+import os
+
 import pytest
-from netns import private_netns
+from netns import LINUX, private_netns
 from population import standard
 
 
@@ -24,6 +27,24 @@ def population():
 
 @pytest.fixture(params=["netlink", "proc"])
 def backend(request, monkeypatch):
-    """Runs the test once per Linux backend, forced by TCPTABLE_BACKEND."""
+    """Runs the test once per Linux backend, forced by TCPTABLE_BACKEND
+    (elsewhere there is one source: the first parameter runs, the other skips)."""
+    if not LINUX:
+        if request.param != "netlink":
+            pytest.skip("Linux-only: TCPTABLE_BACKEND picks between Linux's two sources")
+        return "native"
     monkeypatch.setenv("TCPTABLE_BACKEND", request.param)
     return request.param
+
+
+def pytest_collection_modifyitems(config, items):
+    """For the runner of the suite under Windows CPython (tests/windows/
+    cpython.py), which gives every module a private table: which tests want
+    one of their own (the `netns` fixture)."""
+    plan = os.environ.get("TCPTABLE_ISOLATION_PLAN")
+    if plan:
+        with open(plan, "w") as f:
+            json.dump(
+                [{"nodeid": i.nodeid, "own_namespace": "netns" in i.fixturenames} for i in items],
+                f,
+            )

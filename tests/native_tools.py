@@ -6,6 +6,7 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,6 +39,10 @@ def _build() -> Path | str:
 
 def native_dir() -> Path:
     """Where the fuzz harnesses and failshim.so are; skips without clang."""
+    if not sys.platform.startswith("linux"):
+        import pytest
+
+        pytest.skip("Linux-only: the native test tools (libFuzzer, LD_PRELOAD shims)")
     built = _build()
     if isinstance(built, str):
         skip_or_fail(built, TOOLS_FLAG)

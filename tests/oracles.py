@@ -14,6 +14,8 @@ import subprocess
 import sys
 from typing import NamedTuple
 
+from netns import WINE
+
 # Linux state numbers (include/net/tcp_states.h) -> TcpState names.
 LINUX_STATES = {
     1: "ESTABLISHED",
@@ -74,9 +76,11 @@ class Row(NamedTuple):
 
 def from_values(values) -> Row:
     """A row's values with the state as its name (as a child process sends
-    them in JSON) as a plain Row; IPv4 rows get scope ids of 0."""
+    them in JSON) as a plain Row; IPv4 rows get scope ids of 0, and so do all
+    rows under Wine, whose scope ids are an address class (::1 gives 4096):
+    never compared there."""
     if len(values) == 7:
-        return Row("tcp6", *values)
+        return comparable(Row("tcp6", *values))
     state, local_addr, local_port, remote_addr, remote_port = values
     return Row("tcp4", state, local_addr, 0, local_port, remote_addr, 0, remote_port)
 
@@ -84,6 +88,18 @@ def from_values(values) -> Row:
 def from_tcptable(row) -> Row:
     """A tcptable row as a plain Row."""
     return from_values([row.state.name, *row[1:]])
+
+
+def comparable(row: Row) -> Row:
+    """`row` as tcptable's rows are compared: without scope ids under Wine."""
+    return row._replace(local_scope_id=0, remote_scope_id=0) if WINE else row
+
+
+def row_tuple(row) -> tuple:
+    """A tcptable row as a plain tuple, scope ids as from_values() has them."""
+    if WINE and len(row) == 7:
+        return (row[0], row[1], 0, row[3], row[4], 0, row[6])
+    return tuple(row)
 
 
 def counter(rows_values) -> collections.Counter:
@@ -125,11 +141,15 @@ def _ss_endpoint(text: str, family: int) -> tuple[str, int, int]:
     return host, scope, 0 if port == "*" else int(port)
 
 
-def ss_rows(family: int) -> collections.Counter:
-    """``ss -tanH`` for one family.  ss prints no scope for the remote end:
-    it is taken to be the local one when the remote address is link-local."""
+def ss_rows(family: int, prefix: tuple[str, ...] = ()) -> collections.Counter:
+    """``ss -tanH`` for one family, run after ``prefix`` (``ip netns exec NAME``,
+    ``nsenter -t PID -n``: another namespace's).  ss prints no scope for the
+    remote end: it is taken to be the local one when the remote address is
+    link-local."""
     flag = "-6" if family == socket.AF_INET6 else "-4"
-    out = subprocess.run(["ss", "-tanH", flag], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [*prefix, "ss", "-tanH", flag], check=True, capture_output=True, text=True
+    ).stdout
     rows = collections.Counter()
     for line in out.splitlines():
         state, _recvq, _sendq, local, remote, *_ = line.split()
@@ -203,6 +223,24 @@ def proc_rows(family: int) -> collections.Counter:
             remote = _proc_endpoint(fields[2], family)
             state = LINUX_STATES[int(fields[3], 16)]
             rows[Row(FAMILY_NAME[family], state, *local, *remote)] += 1
+    return rows
+
+
+# ---- psutil -------------------------------------------------------------------
+
+
+def psutil_rows() -> collections.Counter:
+    """psutil.net_connections('tcp') as Rows without scope ids (psutil has
+    none): the independent view of the table where /proc and ss are not."""
+    import psutil
+
+    rows = collections.Counter()
+    for c in psutil.net_connections(kind="tcp"):
+        family = socket.AddressFamily(c.family)
+        remote = (c.raddr.ip, c.raddr.port) if c.raddr else (ZERO[family], 0)
+        rows[
+            Row(FAMILY_NAME[family], c.status, c.laddr.ip, 0, c.laddr.port, remote[0], 0, remote[1])
+        ] += 1
     return rows
 
 

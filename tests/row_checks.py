@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import tcptable
+from netns import WINE
 from tcptable import TcpState
 
 
@@ -33,4 +34,6 @@ def check_rows(rows: tuple, family: int) -> None:
         assert 0 <= lport <= 65535 and 0 <= rport <= 65535
         if state is TcpState.LISTEN:
             assert (ra, rport) == (zero, 0)
-    assert len(set(rows)) == len(rows), "a row appears twice"
+    # Wine builds its table from /proc/net/tcp read in pieces, which repeats
+    # rows that churn meanwhile; Windows and a netlink batch do not.
+    assert WINE or len(set(rows)) == len(rows), "a row appears twice"

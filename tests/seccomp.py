@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import platform
 import struct
+import sys
 import threading
 
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
@@ -18,7 +19,8 @@ LD_ABS, JEQ, RET = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF
 
 
 def supported() -> bool:
-    return platform.machine() == "x86_64"
+    """Linux on x86_64: the filter checks x86_64 Linux syscall numbers."""
+    return sys.platform.startswith("linux") and platform.machine() == "x86_64"
 
 
 def _program(nr: int, errno: int, arg0: int | None) -> bytes:

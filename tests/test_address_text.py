@@ -4,6 +4,7 @@ their rows' text compared with socket.inet_ntop of their own names."""
 import collections
 import random
 import socket
+import sys
 
 import pytest
 import tcptable
@@ -11,6 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netns import ip, private_netns
 from tcptable import TcpState
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="Linux-only: the addresses come from `ip addr` in a namespace",
+)
 
 V6, V4 = socket.AF_INET6, socket.AF_INET
 OPEN = {TcpState.LISTEN, TcpState.ESTABLISHED}

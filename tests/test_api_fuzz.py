@@ -27,7 +27,7 @@ scalars = st.one_of(
     st.text(max_size=8),
     st.binary(max_size=8),
     st.sampled_from(list(TcpState)),
-    st.sampled_from([socket.AF_INET, socket.AF_INET6, socket.AF_UNIX]),
+    st.sampled_from([socket.AF_INET, socket.AF_INET6, getattr(socket, "AF_UNIX", 1)]),
 )
 containers = st.one_of(
     st.lists(scalars, max_size=6),

@@ -82,7 +82,7 @@ def test_counts_family_type():
 
 
 def test_counts_family_value():
-    for family in (99, 0, -1, 2**70, socket.AF_UNIX):
+    for family in (99, 0, -1, 2**70, getattr(socket, "AF_UNIX", 1)):
         with pytest.raises(ValueError, match=re.escape(repr(family))):
             tcptable.counts(family=family)
 
@@ -104,6 +104,12 @@ def test_counts_argument_errors():
         tcptable.counts(states=[13])
 
 
+LINUX_ONLY = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Linux-only: TCPTABLE_BACKEND picks a Linux source"
+)
+
+
+@LINUX_ONLY
 @pytest.mark.parametrize("call", [tcptable.tcp6, tcptable.tcp4, tcptable.counts])
 def test_an_unknown_backend_name_is_a_value_error(call, monkeypatch):
     monkeypatch.setenv("TCPTABLE_BACKEND", "bogus")
@@ -111,6 +117,7 @@ def test_an_unknown_backend_name_is_a_value_error(call, monkeypatch):
         call()
 
 
+@LINUX_ONLY
 def test_an_empty_backend_name_means_the_default(monkeypatch):
     monkeypatch.setenv("TCPTABLE_BACKEND", "")
     assert isinstance(tcptable.tcp4(states={TcpState.LISTEN}), tuple)
@@ -168,3 +175,19 @@ def test_an_endless_states_iterable_stays_interruptible():
         proc.kill()
         raise AssertionError("SIGINT did not end tcp6(states=itertools.repeat(2))") from None
     assert "KeyboardInterrupt" in err
+
+
+@pytest.mark.skipif(sys.platform.startswith("linux"), reason="elsewhere than Linux")
+def test_tcptable_backend_means_nothing_where_there_is_one_source(monkeypatch):
+    monkeypatch.setenv("TCPTABLE_BACKEND", "bogus")
+    assert isinstance(tcptable.tcp4(states={TcpState.LISTEN}), tuple)
+
+
+@pytest.mark.skipif(sys.platform.startswith("linux"), reason="off Linux only: there netns= works")
+@pytest.mark.parametrize("call", [tcptable.tcp6, tcptable.tcp4, tcptable.counts])
+def test_netns_off_linux_says_namespaces_are_linux_only(call):
+    assert isinstance(call(netns=None), (tuple, dict))  # None: the caller's table
+    with pytest.raises(NotImplementedError, match="Linux-only"):
+        call(netns="/run/netns/x")
+    with pytest.raises(NotImplementedError, match="Linux-only"):
+        tcptable.namespaces()

@@ -24,6 +24,7 @@ CALLS = {
 }
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux-only: the benchmark")
 @pytest.mark.parametrize("scenario", sorted(CALLS))
 def test_benchmark_runs_and_its_limit_sees_the_same_table(scenario):
     probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)

@@ -23,7 +23,7 @@ FALLBACK_ERRNOS = [
 @pytest.fixture(autouse=True)
 def _x86_64():
     if not seccomp.supported():
-        pytest.skip("the seccomp filter of these tests is written for x86_64")
+        pytest.skip("Linux x86_64 only: the seccomp filter of these tests")
 
 
 @pytest.mark.parametrize("code", FALLBACK_ERRNOS, ids=errno.errorcode.get)

@@ -45,7 +45,7 @@ CHILD = textwrap.dedent(
 @pytest.mark.parametrize("backend,nr", [("netlink", seccomp.NR_RECVMSG), ("proc", seccomp.NR_READ)])
 def test_signal_handlers_run_and_may_raise(netns, backend, nr):
     if not seccomp.supported():
-        pytest.skip("the seccomp filter of these tests is written for x86_64")
+        pytest.skip("Linux x86_64 only: the seccomp filter of these tests")
     env = {
         **os.environ,
         "TCPTABLE_BACKEND": backend,
@@ -84,7 +84,7 @@ def test_a_persistent_eintr_ends_the_call(netns, backend, nr):
     gives up with InterruptedError after its bounded tries (about a second of
     pauses), instead of restarting the dump forever at full CPU."""
     if not seccomp.supported():
-        pytest.skip("the seccomp filter of these tests is written for x86_64")
+        pytest.skip("Linux x86_64 only: the seccomp filter of these tests")
     env = {
         **os.environ,
         "TCPTABLE_BACKEND": backend,

@@ -11,6 +11,10 @@ from netns import private_netns
 from oracles import proc_rows, ss_rows, table, without_scopes
 from population import Population
 
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Linux-only: compared with ss and /proc"
+)
+
 PAIRS = 700  # per family: 700 TIME_WAIT rows plus the listeners
 
 

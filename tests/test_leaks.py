@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import gc
 import os
-import resource
 import socket
+import sys
 import tracemalloc
 
 import pytest
 import tcptable
 from population import Population
 from tcptable import TcpState
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="Linux-only: RSS, descriptors and RLIMIT_NOFILE (test_refcounts.py runs everywhere)",
+)
 
 CALLS = 200_000
 WARMUP = 10_000
@@ -57,6 +62,8 @@ def with_backend(value: str, call, *args, **kwargs):
 
 def without_new_fds(call, *args, **kwargs):
     """Runs the call where opening any descriptor fails with EMFILE."""
+    import resource  # POSIX only: this module is Linux-only, but imported everywhere
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free_fd(), hard))
     try:

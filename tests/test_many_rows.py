@@ -20,6 +20,11 @@ from test_sort_order import v4_key, v6_key
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
 from connections import Connections, prepare_namespace  # noqa: E402
 
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="Linux-only: its population needs an AnyIP route and sysctl in a network namespace",
+)
+
 CONNECTIONS = 1500  # 3,000 rows: far beyond 256 cached addresses, 1,024 ports
 TABLE = {socket.AF_INET6: (tcptable.tcp6, v6_key), socket.AF_INET: (tcptable.tcp4, v4_key)}
 

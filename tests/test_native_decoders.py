@@ -15,6 +15,10 @@ from population import Population
 sys.path.insert(0, str(NATIVE))
 import seeds  # noqa: E402
 
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Linux-only: the Linux decoders' harnesses"
+)
+
 FAMILIES = [(socket.AF_INET6, "tcp6", "::1"), (socket.AF_INET, "tcp4", "127.0.0.1")]
 
 

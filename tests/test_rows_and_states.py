@@ -155,8 +155,9 @@ def test_typing_files_are_installed():
     text = stub.read_text()
     for name in ("def tcp6", "def tcp4", "def counts", "class Tcp6Row", "class Tcp4Row"):
         assert name in text
-    # The tests import the installed package, not the source tree.
-    assert "site-packages" in str(package) or "dist-packages" in str(package)
+    # The tests import the built package, not the source tree.
+    source = pathlib.Path(__file__).parent.parent / "python" / "tcptable"
+    assert package.resolve() != source.resolve()
 
 
 def test_state_names_replace_psutil_status_on_real_rows(population, backend):

@@ -30,6 +30,10 @@ from population import Population
 from row_checks import check_rows
 from tcptable import TcpState
 
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Linux-only: SIGALRM, and EINTR from netlink"
+)
+
 
 class Boom(Exception):
     pass

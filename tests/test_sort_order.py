@@ -6,7 +6,7 @@ import socket
 
 import pytest
 import tcptable
-from netns import ip
+from netns import LINUX, ip
 from population import LL_A, VETH_B, Population
 
 
@@ -67,6 +67,7 @@ def test_sort_orders_by_address_bytes_not_text(netns, backend):
             s.close()
 
 
+@pytest.mark.skipif(not LINUX, reason="Linux-only: link-local addresses made with ip")
 def test_scope_id_sorts_before_the_port(netns, backend):
     """fe80::1 on both ends of a veth pair: the listener on the lower ifindex
     sorts first although its port is the higher one."""

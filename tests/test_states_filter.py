@@ -7,6 +7,7 @@ import socket
 
 import pytest
 import tcptable
+from netns import LINUX
 from oracles import table
 from population import expected
 from tcptable import TcpState
@@ -29,7 +30,7 @@ def test_each_state_alone(population, backend, family, state):
 def test_state_combinations(population, backend, family):
     full = table(tcptable, family)
     shown = sorted({TcpState[r.state] for r in full})
-    assert len(shown) >= 6
+    assert len(shown) >= (6 if LINUX else 4)  # population.standard() builds fewer off Linux
     for combo in itertools.chain(
         itertools.combinations(shown, 2), itertools.combinations(shown, len(shown) - 1)
     ):
@@ -71,7 +72,7 @@ def test_time_wait_and_fin_wait2_never_mix(population, backend, family):
     # Every FIN_WAIT2 row of the population is there, the orphan included.
     name = "tcp6" if family == socket.AF_INET6 else "tcp4"
     want = subset(expected(population, name), {"FIN_WAIT2"})
-    assert sum(fw2.values()) == sum(want.values()) >= 4
+    assert sum(fw2.values()) == sum(want.values()) >= (4 if LINUX else 1)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

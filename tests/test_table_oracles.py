@@ -6,7 +6,7 @@ import socket
 
 import pytest
 import tcptable
-from netns import ip
+from netns import LINUX, ip
 from oracles import proc_rows, ss_rows, table, without_scopes
 from population import VETH_A, Population, expected
 
@@ -18,12 +18,14 @@ def scopes_as_backend_reports(rows, backend):
     return without_scopes(rows) if backend == "proc" else rows
 
 
+@pytest.mark.skipif(not LINUX, reason="Linux-only: ss")
 @pytest.mark.parametrize("family,name", FAMILIES)
 def test_table_equals_ss(population, backend, family, name):
     oracle = ss_rows(family)
     assert table(tcptable, family) == scopes_as_backend_reports(oracle, backend)
 
 
+@pytest.mark.skipif(not LINUX, reason="Linux-only: /proc")
 @pytest.mark.parametrize("family,name", FAMILIES)
 def test_table_equals_proc_parse(population, backend, family, name):
     assert without_scopes(table(tcptable, family)) == proc_rows(family)
@@ -41,6 +43,7 @@ def test_default_backend_is_netlink(population, monkeypatch, family, name):
     assert table(tcptable, family) == expected(population, name)
 
 
+@pytest.mark.skipif(not LINUX, reason="Linux-only: the other states need Linux socket options")
 def test_population_covers_every_kind_of_row(population):
     """Guards the oracle tests against a population that lost a case."""
     rows = population.expected
@@ -66,6 +69,7 @@ def test_dual_stack_ipv4_peer_stays_mapped(population, backend):
         assert [(r.local_addr, r.remote_addr) for r in peer] == [("127.0.0.1", "127.0.0.1")]
 
 
+@pytest.mark.skipif(not LINUX, reason="Linux-only: a veth pair made with ip")
 def test_link_local_scope_ids(population, backend):
     """Scope ids are if_nametoindex() of each socket's interface (netlink);
     /proc has none, so the proc backend reports 0."""
@@ -98,6 +102,7 @@ def test_listen_rows_have_an_all_zero_remote_end(population, backend):
             assert remote == zero
 
 
+@pytest.mark.skipif(not LINUX, reason="Linux-only: addresses made with ip")
 def test_scope_ids_cover_all_of_fe80_slash_10(netns, backend):
     """febf:: is link-local too (fe80::/10): its rows carry the scope id."""
     pop = Population()

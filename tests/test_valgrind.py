@@ -15,6 +15,8 @@ import pytest
 from netns import skip_or_fail
 from test_leaks import population  # noqa: F401  (the fixture the call mix expects)
 
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux-only: valgrind")
+
 TESTS = Path(__file__).parent
 NATIVE = TESTS / "native"
 CHILD = (

@@ -18,10 +18,13 @@ import sys
 
 import pytest
 import tcptable
-from netns import skip_or_fail
+from netns import WINE, skip_or_fail
 from tcptable import TcpState
 
-pytestmark = pytest.mark.skipif(sys.platform != "win32", reason="needs Windows")
+pytestmark = [
+    pytest.mark.skipif(sys.platform != "win32", reason="needs Windows"),
+    pytest.mark.skipif(WINE, reason="real Windows only: Wine has no Get-NetTCPConnection"),
+]
 
 # Get-NetTCPConnection's State names, by TcpState.
 PS_STATES = {

@@ -13,6 +13,7 @@ import ipaddress
 import json
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -24,6 +25,10 @@ import wine
 from netns import skip_or_fail
 from population import Population, wait_for
 from tcptable import TcpState
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Linux-side: runs Windows programs under Wine"
+)
 
 V6 = socket.AF_INET6
 V4 = socket.AF_INET
@@ -250,6 +255,31 @@ def test_table_that_never_settles_is_an_error(win, sockets):
     assert len(lines) == 1, result.stderr
     assert "GetTcp6Table() (1 calls, the table never settled) failed" in lines[0]
     assert "error 122" in lines[0]
+
+
+# The codes a call may answer while the table changes size, and the counter
+# of the driver's --stats line that counts each.
+RETRIED = {122: "insufficient_buffer", 14: "out_of_memory", 0xC0000001: "unsuccessful"}
+
+
+@pytest.mark.parametrize("code", sorted(RETRIED), ids=lambda c: f"{c:#x}")
+@pytest.mark.parametrize("family", [V6, V4], ids=["tcp6", "tcp4"])
+def test_each_retried_code_is_called_again(win, sockets, family, code):
+    """A build whose first call of each dump answers `code`: the loop calls
+    again and returns the whole table."""
+    _, expected6, expected4 = sockets
+    result = dump(win, f"tcptable_dump_fail_{code}", family, "--stats")
+    (stats,) = result.stats()
+    assert stats[RETRIED[code]] >= 1 and stats["calls"] == 1 + retries(stats), stats
+    assert Counter(map(key, result.rows())) == (expected6 if family == V6 else expected4)
+
+
+def test_another_code_is_reported_not_retried(win, sockets):
+    """ERROR_INVALID_PARAMETER (87) is the API's answer, not a size race."""
+    result = win.run("tcptable_dump_fail_87", "4")
+    assert (result.returncode, result.stdout) == (1, "")
+    (line,) = result.stderr.splitlines()
+    assert "GetTcpTable() failed: error 87" in line and "after 1 calls" in line
 
 
 def test_bad_usage_exits_2(win):

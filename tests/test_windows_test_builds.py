@@ -1,0 +1,77 @@
+"""Test builds of the Windows extension (tests/windows/cpython.py makes them,
+ext/arch/windows/tables.c TT_WIN_TEST_CODE): the first table call of each
+dump answers a chosen code.  The codes of a table that changed size while it
+was read are called again and the table comes back whole; any other code is
+an OSError whose winerror is that code and whose message names the call."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from netns import skip_or_fail
+
+pytestmark = pytest.mark.skipif(sys.platform != "win32", reason="Windows test builds")
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    import tcptable
+    try:
+        rows = sorted(tuple(r) for r in tcptable.tcp4())
+        print(json.dumps({"file": tcptable._tcptable.__file__, "rows": rows}))
+    except OSError as e:
+        print(json.dumps({"file": tcptable._tcptable.__file__, "error": type(e).__name__,
+                          "winerror": e.winerror, "errno": e.errno, "message": str(e)}))
+    """
+)
+
+RETRIED = [122, 14, 0xC0000001]  # ERROR_INSUFFICIENT_BUFFER, ERROR_OUTOFMEMORY, STATUS_UNSUCCESSFUL
+
+
+def builds() -> dict[int, str]:
+    """code -> folder holding that build's tcptable package."""
+    spec = os.environ.get("TCPTABLE_TEST_BUILDS")
+    if not spec:
+        skip_or_fail("needs the test builds of tests/windows/cpython.py", "TCPTABLE_REQUIRE_WINE")
+    return {int(code): path for code, path in (part.split("=", 1) for part in spec.split(";"))}
+
+
+def in_build(path: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, path], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["file"].startswith(path), report["file"]  # the test build, not ours
+    return report
+
+
+@pytest.fixture
+def listener(netns):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    yield s.getsockname()
+    s.close()
+
+
+@pytest.mark.parametrize("code", RETRIED, ids=hex)
+def test_a_retried_code_gives_the_whole_table(listener, code):
+    report = in_build(builds()[code])
+    assert "error" not in report, report
+    assert [2, listener[0], listener[1], "0.0.0.0", 0] in report["rows"]  # 2: LISTEN
+
+
+def test_another_code_is_an_oserror_with_winerror(listener):
+    report = in_build(builds()[87])
+    assert report["error"] == "OSError" and report["winerror"] == 87, report
+    assert report["errno"] == 22  # EINVAL, as Python maps ERROR_INVALID_PARAMETER
+    assert report["message"].startswith("[WinError 87] GetTcpTable() failed"), report
