@@ -31,6 +31,7 @@ PARTS: dict[str, dict[str, list]] = {
             "py/args.c",
             "py/rowtypes.c",
             "py/errors.c",
+            "py/namespaces.c",
         ],
     },
     "linux": {
@@ -41,8 +42,10 @@ PARTS: dict[str, dict[str, list]] = {
             "arch/linux/diag.c",
             "arch/linux/procnet.c",
             "arch/linux/owners.c",
+            "arch/linux/netns.c",
         ],
         "macros": [("_GNU_SOURCE", None)],
+        "libraries": ["pthread"],  # netns.c's helper thread (glibc < 2.34, musl's no-op)
     },
     "windows": {
         "sources": ["arch/windows/tables.c"],

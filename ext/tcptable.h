@@ -152,6 +152,35 @@ int tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err);
 /* Sleeps about `microseconds`: the glue's pause between interrupted tries. */
 void tt_sleep_us(unsigned long microseconds);
 
+#ifdef __linux__
+/* Network namespaces (Linux, netns.c). */
+
+/* What a file descriptor is, for a query's netns_fd: tt_netns_check()
+ * returns one of these, or -1 with *err set. */
+enum { TT_NETNS_OK = 0, TT_NETNS_NOT_NAMESPACE, TT_NETNS_OTHER_TYPE };
+int tt_netns_check(int fd, tt_error *err);
+
+typedef struct {
+    uint64_t inode;
+    char path[288]; /* /run/netns/NAME where named, else /proc/PID/ns/net */
+    uint32_t *pids; /* ascending */
+    size_t n_pids;
+    size_t pids_cap;
+} tt_namespace;
+
+typedef struct {
+    tt_namespace *items; /* ascending inode */
+    size_t len;
+    size_t cap;
+} tt_namespaces;
+
+/* Every network namespace named in /run/netns or held by a process we may
+ * inspect; processes that exit meanwhile are skipped.  0, or -1 with *err
+ * set; the caller frees `all` on both paths. */
+int tt_list_namespaces(tt_namespaces *all, tt_error *err);
+void tt_namespaces_free(tt_namespaces *all);
+#endif
+
 /* Writes the standard text form of an address (inet_ntop's, identical on
  * every platform) and a NUL; returns its length.  `out` needs TT_ADDRSTRLEN. */
 #define TT_ADDRSTRLEN 46

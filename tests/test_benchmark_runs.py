@@ -21,6 +21,7 @@ CALLS = {
         "psutil.net_connections('tcp6')",
         "ss -t6 -anpH",
     ],
+    "netns": ["bare C dump (limit)", "tcp6()", "tcp6(netns=path)", "tcp6(netns=fd)"],
 }
 
 

@@ -2,6 +2,11 @@
  * with an exception set) and TCPTABLE_BACKEND, all read with the GIL held. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 
 #include "glue.h"
 
@@ -132,10 +137,16 @@ ttpy_family_converter(PyObject *obj, void *arg)
     return 1;
 }
 
+/* Linux only: Windows has one source, and a mingw build's getenv() would
+ * not even see what os.environ sets (another C runtime's copy). */
 int
 ttpy_source_from_env(tt_source *source)
 {
+#ifdef __linux__
     const char *choice = getenv("TCPTABLE_BACKEND");
+#else
+    const char *choice = NULL;
+#endif
 
     if (choice == NULL || *choice == '\0')
         *source = TT_SOURCE_ANY;
@@ -149,4 +160,87 @@ ttpy_source_from_env(tt_source *source)
         return -1;
     }
     return 0;
+}
+
+int
+ttpy_netns_open(PyObject *obj, ttpy_netns_arg *out)
+{
+    out->fd = -1;
+    out->owned = 0;
+    if (obj == Py_None)
+        return 0;
+#ifdef __linux__
+    {
+        PyObject *path = NULL;
+        tt_error err = {0};
+        int kind;
+
+        if (PyBool_Check(obj)) {
+            PyErr_Format(PyExc_TypeError,
+                         "netns must be a path or a file descriptor of a network namespace, "
+                         "not %R", obj);
+            return -1;
+        }
+        if (PyLong_Check(obj)) {
+            long fd = PyLong_AsLong(obj);
+            if (fd == -1 && PyErr_Occurred())
+                PyErr_Clear();
+            if (fd < 0 || fd > INT_MAX) {
+                PyErr_Format(PyExc_ValueError, "netns: %R is not a file descriptor", obj);
+                return -1;
+            }
+            out->fd = (int)fd;
+        }
+        else {
+            if (!PyUnicode_FSConverter(obj, &path)) {
+                if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+                    PyErr_Clear();
+                    PyErr_Format(PyExc_TypeError,
+                                 "netns must be a path or a file descriptor of a network "
+                                 "namespace, not %.200s",
+                                 Py_TYPE(obj)->tp_name);
+                }
+                return -1;
+            }
+            Py_BEGIN_ALLOW_THREADS
+            out->fd = open(PyBytes_AS_STRING(path), O_RDONLY | O_CLOEXEC);
+            Py_END_ALLOW_THREADS
+            Py_DECREF(path);
+            if (out->fd < 0) {
+                PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, obj);
+                return -1;
+            }
+            out->owned = 1;
+        }
+        if ((kind = tt_netns_check(out->fd, &err)) == TT_NETNS_OK)
+            return 0;
+        if (kind < 0) {
+            errno = (int)err.code; /* OSError naming the argument, e.g. EBADF: 999 */
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, obj);
+        }
+        else
+            PyErr_Format(PyExc_ValueError, "netns: %R is %s", obj,
+                         kind == TT_NETNS_OTHER_TYPE
+                             ? "a namespace of another kind, not a network namespace"
+                             : "not a namespace file (expected /run/netns/NAME, "
+                               "/proc/PID/ns/net or an fd of one)");
+        ttpy_netns_release(out);
+        return -1;
+    }
+#else
+    PyErr_SetString(PyExc_NotImplementedError,
+                    "netns: network namespaces are Linux-only; pass netns=None");
+    return -1;
+#endif
+}
+
+void
+ttpy_netns_release(ttpy_netns_arg *ns)
+{
+#ifdef __linux__
+    if (ns->owned && ns->fd >= 0)
+        close(ns->fd);
+#endif
+    ns->fd = -1;
+    ns->owned = 0;
 }

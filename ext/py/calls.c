@@ -49,40 +49,49 @@ ttpy_collect(const tt_query *q, int sort, tt_rows *rows)
     }
 }
 
-/* What every call's query starts from: the family and the source that
- * TCPTABLE_BACKEND allows. */
+/* What every call's query starts from: the family, the source that
+ * TCPTABLE_BACKEND allows, and the namespace (opened into *ns, which the
+ * caller releases on every path). */
 static int
-start_query(tt_query *q, int family)
+start_query(tt_query *q, int family, PyObject *netns, ttpy_netns_arg *ns)
 {
     memset(q, 0, sizeof(*q));
     q->family = family;
-    return ttpy_source_from_env(&q->source);
+    if (ttpy_source_from_env(&q->source) < 0 || ttpy_netns_open(netns, ns) < 0)
+        return -1;
+    q->netns_fd = ns->fd >= 0 ? &ns->fd : NULL;
+    return 0;
 }
 
 static PyObject *
 table(PyObject *module, int family, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"states", "sort", "pids", NULL};
+    static char *keywords[] = {"states", "sort", "pids", "netns", NULL};
     ttpy_state *st = ttpy_get_state(module);
     ttpy_states_arg states = {st, TT_ALL_STATES};
-    PyObject *sort_obj = Py_False, *pids_obj = Py_False, *result = NULL;
+    PyObject *sort_obj = Py_False, *pids_obj = Py_False, *netns = Py_None, *result = NULL;
+    ttpy_netns_arg ns = {-1, 0};
     int sort, pids;
     tt_query q;
     tt_rows rows = {NULL, 0, 0};
 
     if (!PyArg_ParseTupleAndKeywords(args, kwargs,
-                                     family == AF_INET6 ? "|$O&OO:tcp6" : "|$O&OO:tcp4",
+                                     family == AF_INET6 ? "|$O&OOO:tcp6" : "|$O&OOO:tcp4",
                                      keywords, ttpy_states_converter, &states, &sort_obj,
-                                     &pids_obj) ||
+                                     &pids_obj, &netns) ||
         ttpy_bool_arg(sort_obj, "sort", &sort) < 0 ||
-        ttpy_bool_arg(pids_obj, "pids", &pids) < 0 || start_query(&q, family) < 0)
-        return NULL;
-    if (states.set == 0)
-        return PyTuple_New(0);
+        ttpy_bool_arg(pids_obj, "pids", &pids) < 0 || start_query(&q, family, netns, &ns) < 0)
+        goto done;
+    if (states.set == 0) {
+        result = PyTuple_New(0);
+        goto done;
+    }
     q.states = states.set;
     q.want = pids ? TT_WANT_OWNERS : 0;
     if (ttpy_collect(&q, sort, &rows) == 0)
         result = ttpy_build_table(st, family, &rows);
+done:
+    ttpy_netns_release(&ns);
     tt_rows_free(&rows);
     return result;
 }
@@ -117,28 +126,29 @@ count_family(tt_query *q, int family, Py_ssize_t per_state[])
 PyObject *
 ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"family", "states", NULL};
+    static char *keywords[] = {"family", "states", "netns", NULL};
     ttpy_state *st = ttpy_get_state(module);
     ttpy_states_arg states = {st, TT_ALL_STATES};
     Py_ssize_t per_state[TT_STATE_MAX + 1] = {0};
+    PyObject *netns = Py_None, *result = NULL;
+    ttpy_netns_arg ns = {-1, 0};
     int family = AF_INET6;
     tt_query q;
-    PyObject *result;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O&$O&:counts", keywords,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O&$O&O:counts", keywords,
                                      ttpy_family_converter, &family, ttpy_states_converter,
-                                     &states) ||
-        start_query(&q, family) < 0)
-        return NULL;
+                                     &states, &netns) ||
+        start_query(&q, family, netns, &ns) < 0)
+        goto done;
     q.states = states.set;
     if (states.set != 0) {
         if ((family == 0 || family == AF_INET6) && count_family(&q, AF_INET6, per_state) < 0)
-            return NULL;
+            goto done;
         if ((family == 0 || family == AF_INET) && count_family(&q, AF_INET, per_state) < 0)
-            return NULL;
+            goto done;
     }
     if ((result = PyDict_New()) == NULL)
-        return NULL;
+        goto done;
     for (int s = 1; s <= TT_STATE_MAX; s++) {
         PyObject *n;
         if (!TT_HAS_STATE(states.set, s))
@@ -146,10 +156,12 @@ ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs)
         if ((n = PyLong_FromSsize_t(per_state[s])) == NULL ||
             PyDict_SetItem(result, st->states[s], n) < 0) {
             Py_XDECREF(n);
-            Py_DECREF(result);
-            return NULL;
+            Py_CLEAR(result);
+            goto done;
         }
         Py_DECREF(n);
     }
+done:
+    ttpy_netns_release(&ns);
     return result;
 }

@@ -5,7 +5,8 @@
  *   calls.c     tcp6(), tcp4(), counts(): a query, the dump, the result
  *   args.c      argument converters and TCPTABLE_BACKEND, into a tt_query
  *   rowtypes.c  the one row schema: structseq types and building rows
- *   errors.c    backend errors as exceptions */
+ *   errors.c    backend errors as exceptions
+ *   namespaces.c  namespaces() and its Namespace rows */
 #ifndef TCPTABLE_GLUE_H
 #define TCPTABLE_GLUE_H
 
@@ -27,6 +28,7 @@ typedef struct {
     PyObject *state_type;               /* tcptable.state.TcpState */
     PyObject *enum_type;                /* enum.Enum: other enums' members are no states */
     PyObject *states[TT_STATE_MAX + 1]; /* TcpState members by value; [0] unused */
+    PyTypeObject *namespace_type;       /* tcptable.Namespace */
 } ttpy_state;
 
 static inline ttpy_state *
@@ -53,6 +55,15 @@ int ttpy_family_converter(PyObject *obj, void *arg);   /* int: AF_INET, AF_INET6
 int ttpy_source_from_env(tt_source *source);           /* TCPTABLE_BACKEND */
 int ttpy_bool_arg(PyObject *obj, const char *name, int *out); /* strictly a bool */
 
+/* The netns argument: None (fd -1), an fd of a network namespace, or a path
+ * to one, opened here (owned, closed by ttpy_netns_release).  Linux only. */
+typedef struct {
+    int fd;
+    int owned;
+} ttpy_netns_arg;
+int ttpy_netns_open(PyObject *obj, ttpy_netns_arg *out);
+void ttpy_netns_release(ttpy_netns_arg *ns);
+
 /* errors.c */
 void ttpy_raise_backend_error(const tt_error *err);
 void ttpy_raise_interrupted(const tt_error *err, int attempts);
@@ -64,5 +75,9 @@ int ttpy_collect(const tt_query *q, int sort, tt_rows *rows);
 PyObject *ttpy_tcp6(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_tcp4(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs);
+
+/* namespaces.c */
+int ttpy_add_namespace_type(PyObject *module, ttpy_state *st);
+PyObject *ttpy_namespaces(PyObject *module, PyObject *unused);
 
 #endif

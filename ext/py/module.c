@@ -5,27 +5,36 @@
 #include "glue.h"
 
 PyDoc_STRVAR(tcp6_doc,
-"tcp6(*, states=None, sort=False, pids=False) -> tuple[Tcp6Row, ...]\n\n"
+"tcp6(*, states=None, sort=False, pids=False, netns=None) -> tuple[Tcp6Row, ...]\n\n"
 "The IPv6 TCP table.  states: an iterable of TcpState to keep (None: all).\n"
 "sort: order rows as GetTcp6Table(Order=TRUE) does.\n"
-"pids: fill each row's pid (and on Linux uid and inode).");
+"pids: fill each row's pid (and on Linux uid and inode).\n"
+"netns (Linux): a network namespace's path or fd to read (None: the caller's).");
 
 PyDoc_STRVAR(tcp4_doc,
-"tcp4(*, states=None, sort=False, pids=False) -> tuple[Tcp4Row, ...]\n\n"
+"tcp4(*, states=None, sort=False, pids=False, netns=None) -> tuple[Tcp4Row, ...]\n\n"
 "The IPv4 TCP table.  states: an iterable of TcpState to keep (None: all).\n"
 "sort: order rows as GetTcpTable(Order=TRUE) does.\n"
-"pids: fill each row's pid (and on Linux uid and inode).");
+"pids: fill each row's pid (and on Linux uid and inode).\n"
+"netns (Linux): a network namespace's path or fd to read (None: the caller's).");
 
 PyDoc_STRVAR(counts_doc,
-"counts(family=AF_INET6, *, states=None) -> dict[TcpState, int]\n\n"
+"counts(family=AF_INET6, *, states=None, netns=None) -> dict[TcpState, int]\n\n"
 "Rows per state, counted without building rows.  family: AF_INET, AF_INET6\n"
-"or None for both.  Every requested state is a key, zeros included.");
+"or None for both.  Every requested state is a key, zeros included.\n"
+"netns (Linux): a network namespace's path or fd to read (None: the caller's).");
+
+PyDoc_STRVAR(namespaces_doc,
+"namespaces() -> tuple[Namespace, ...]\n\n"
+"Every network namespace named in /run/netns or held by a process this one\n"
+"may inspect (Linux), by inode.  Pass each one's path as netns=.");
 
 static PyMethodDef module_methods[] = {
     {"tcp6", (PyCFunction)(void (*)(void))ttpy_tcp6, METH_VARARGS | METH_KEYWORDS, tcp6_doc},
     {"tcp4", (PyCFunction)(void (*)(void))ttpy_tcp4, METH_VARARGS | METH_KEYWORDS, tcp4_doc},
     {"counts", (PyCFunction)(void (*)(void))ttpy_counts, METH_VARARGS | METH_KEYWORDS,
      counts_doc},
+    {"namespaces", ttpy_namespaces, METH_NOARGS, namespaces_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -67,7 +76,8 @@ module_exec(PyObject *module)
 {
     ttpy_state *st = ttpy_get_state(module);
 
-    if (take_states(st) < 0 || ttpy_add_row_types(module, st) < 0)
+    if (take_states(st) < 0 || ttpy_add_row_types(module, st) < 0 ||
+        ttpy_add_namespace_type(module, st) < 0)
         return -1;
     return 0;
 }
@@ -79,6 +89,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
 
     Py_VISIT(st->state_type);
     Py_VISIT(st->enum_type);
+    Py_VISIT(st->namespace_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)
         Py_VISIT(st->states[s]);
     return ttpy_row_types_traverse(st, visit, arg);
@@ -91,6 +102,7 @@ module_clear(PyObject *module)
 
     Py_CLEAR(st->state_type);
     Py_CLEAR(st->enum_type);
+    Py_CLEAR(st->namespace_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)
         Py_CLEAR(st->states[s]);
     ttpy_row_types_clear(st);

@@ -4,8 +4,17 @@
 >>> listening = tcptable.tcp6(states={tcptable.TcpState.LISTEN})
 """
 
-from ._tcptable import Tcp4Row, Tcp6Row, counts, tcp4, tcp6
+from ._tcptable import Namespace, Tcp4Row, Tcp6Row, counts, namespaces, tcp4, tcp6
 from .state import TcpState
 
-__all__ = ["TcpState", "Tcp4Row", "Tcp6Row", "counts", "tcp4", "tcp6"]
+__all__ = [
+    "Namespace",
+    "TcpState",
+    "Tcp4Row",
+    "Tcp6Row",
+    "counts",
+    "namespaces",
+    "tcp4",
+    "tcp6",
+]
 __version__ = "0.1.0"

@@ -1,3 +1,4 @@
+import os
 from collections.abc import Iterable
 from typing import Final, final
 
@@ -53,14 +54,40 @@ class Tcp4Row(tuple[TcpState, str, int, str, int], _ByName):
     @property
     def remote_port(self) -> int: ...
 
+_NetNs = str | bytes | os.PathLike[str] | os.PathLike[bytes] | int | None
+
+@final
+class Namespace(tuple[int, str, tuple[int, ...]]):
+    n_fields: Final[int]
+    n_sequence_fields: Final[int]
+    n_unnamed_fields: Final[int]
+    @property
+    def inode(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def pids(self) -> tuple[int, ...]: ...
+
 def tcp6(
-    *, states: Iterable[TcpState | int] | None = None, sort: bool = False, pids: bool = False
+    *,
+    states: Iterable[TcpState | int] | None = None,
+    sort: bool = False,
+    pids: bool = False,
+    netns: _NetNs = None,
 ) -> tuple[Tcp6Row, ...]: ...
 def tcp4(
-    *, states: Iterable[TcpState | int] | None = None, sort: bool = False, pids: bool = False
+    *,
+    states: Iterable[TcpState | int] | None = None,
+    sort: bool = False,
+    pids: bool = False,
+    netns: _NetNs = None,
 ) -> tuple[Tcp4Row, ...]: ...
 def counts(
-    family: int | None = ..., *, states: Iterable[TcpState | int] | None = None
+    family: int | None = ...,
+    *,
+    states: Iterable[TcpState | int] | None = None,
+    netns: _NetNs = None,
 ) -> dict[TcpState, int]: ...
+def namespaces() -> tuple[Namespace, ...]: ...
 
 _row_allocation: str

@@ -10,7 +10,7 @@ import select
 import socket
 import sys
 
-from . import counts, tcp4, tcp6
+from . import counts, namespaces, tcp4, tcp6
 from .format import row_dict, table_text
 from .state import TcpState
 
@@ -49,9 +49,26 @@ def _parser() -> argparse.ArgumentParser:
         help="keep only this state, by name or number (repeatable), e.g. ESTABLISHED or 5",
     )
     p.add_argument("--sort", action="store_true", help="order rows as the Windows API does")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--netns",
+        metavar="NAME|PATH",
+        help="another network namespace's table: a name in /run/netns or a path "
+        "such as /proc/PID/ns/net (Linux)",
+    )
+    where.add_argument(
+        "--all-namespaces",
+        action="store_true",
+        help="the table of every network namespace, each row naming its own (Linux)",
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object per row per line")
     out.add_argument("--count", action="store_true", help="rows per state")
+    out.add_argument(
+        "--list-namespaces",
+        action="store_true",
+        help="every network namespace: inode, a path that opens it, its pids (Linux)",
+    )
     return p
 
 
@@ -62,20 +79,65 @@ def _states(args: argparse.Namespace) -> set[TcpState] | None:
     return chosen or None
 
 
-def _run(args: argparse.Namespace) -> str:
-    states = _states(args)
-    if args.count:
-        per_state = counts(args.family, states=states)
-        width = max(len(s.name) for s in per_state) if per_state else 0
-        return "".join(f"{s.name.ljust(width)}  {n}\n" for s, n in per_state.items())
+def _netns_path(value: str) -> str:
+    """A /run/netns name, or a path as given."""
+    return value if "/" in value else f"/run/netns/{value}"
+
+
+def _targets(args: argparse.Namespace) -> list[str | None]:
+    """The namespaces to read: None is the caller's."""
+    if args.all_namespaces:
+        return [ns.path for ns in namespaces()]
+    return [_netns_path(args.netns) if args.netns else None]
+
+
+def _read(args: argparse.Namespace, netns: str | None, states) -> list:
     rows: list = []
     if args.family in (None, socket.AF_INET):
-        rows.extend(tcp4(states=states, sort=args.sort))
+        rows.extend(tcp4(states=states, sort=args.sort, netns=netns))
     if args.family in (None, socket.AF_INET6):
-        rows.extend(tcp6(states=states, sort=args.sort))
-    if args.json:
-        return "".join(json.dumps(row_dict(row)) + "\n" for row in rows)
-    return table_text(rows)
+        rows.extend(tcp6(states=states, sort=args.sort, netns=netns))
+    return rows
+
+
+def _gone(exc: OSError) -> bool:
+    """A namespace listed a moment ago whose last process has exited."""
+    return isinstance(exc, (FileNotFoundError, ProcessLookupError))
+
+
+def _run(args: argparse.Namespace) -> str:
+    if args.list_namespaces:
+        return "".join(
+            f"{ns.inode}  {ns.path}  {' '.join(map(str, ns.pids)) or '-'}\n" for ns in namespaces()
+        )
+    states = _states(args)
+    shown = args.all_namespaces
+    out = []
+    labels: list[str] = []
+    rows: list = []
+    for netns in _targets(args):
+        try:
+            if args.count:
+                per_state = counts(args.family, states=states, netns=netns)
+            else:
+                found = _read(args, netns, states)
+        except OSError as exc:
+            if shown and _gone(exc):
+                continue  # gone between the listing and the read
+            raise
+        if args.count:
+            width = max(len(s.name) for s in per_state) if per_state else 0
+            prefix = f"{netns}  " if shown else ""
+            out += [f"{prefix}{s.name.ljust(width)}  {n}\n" for s, n in per_state.items()]
+        elif args.json:
+            extra = {"netns": netns} if shown else {}
+            out += [json.dumps({**row_dict(row), **extra}) + "\n" for row in found]
+        else:
+            rows += found
+            labels += [netns] * len(found)
+    if args.count or args.json:
+        return "".join(out)
+    return table_text(rows, labels if shown else None)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -89,9 +151,15 @@ def write_all(fd: int, data: bytes) -> None:
             select.select([], [fd], [])
 
 
+def _reader_left(exc: OSError) -> bool:
+    """Whether a failed write means the reader closed its end.  Windows
+    reports that as EINVAL (ERROR_NO_DATA) where POSIX says EPIPE."""
+    return exc.errno == errno.EPIPE or (sys.platform == "win32" and exc.errno == errno.EINVAL)
+
+
 def _output_failed(exc: OSError) -> int:
     """The exit status (and the one line on stderr) for a failed write."""
-    if exc.errno == errno.EPIPE:
+    if _reader_left(exc):
         # The reader left early (tcptable | head): end quietly, and keep
         # Python from failing again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -108,9 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         text = _run(args)
     except OSError as exc:
-        print(f"tcptable: {exc.strerror or exc}", file=sys.stderr)
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        print(f"tcptable: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
-    except ValueError as exc:  # a bad TCPTABLE_BACKEND: a usage error, like a bad option
+    except (ValueError, NotImplementedError) as exc:
+        # A bad TCPTABLE_BACKEND or --netns, namespaces off Linux: usage errors.
         print(f"tcptable: {exc}", file=sys.stderr)
         return 2
     try:

@@ -47,8 +47,9 @@ def row_dict(row: Row) -> dict[str, object]:
     }
 
 
-def table_text(rows: Iterable[Row]) -> str:
-    """A table like ``netstat -tn``: protocol, local, remote, state."""
+def table_text(rows: Iterable[Row], namespaces: Iterable[str] | None = None) -> str:
+    """A table like ``netstat -tn``: protocol, local, remote, state; with
+    `namespaces` (one per row), a first column naming each row's namespace."""
     lines = [
         (
             "tcp6" if row_family(row) == socket.AF_INET6 else "tcp",
@@ -59,12 +60,16 @@ def table_text(rows: Iterable[Row]) -> str:
         for row in rows
     ]
     header = ("Proto", "Local Address", "Remote Address", "State")
-    widths = [max([len(header[i])] + [len(line[i]) for line in lines]) for i in range(3)]
+    if namespaces is not None:
+        lines = [(ns, *line) for ns, line in zip(namespaces, lines, strict=True)]
+        header = ("Netns", *header)
+    last = len(header) - 1
+    widths = [max([len(header[i])] + [len(line[i]) for line in lines]) for i in range(last)]
     out = []
     for cells in [header, *lines]:
         out.append(
-            "  ".join(cell.ljust(w) for cell, w in zip(cells[:3], widths, strict=True))
+            "  ".join(cell.ljust(w) for cell, w in zip(cells[:last], widths, strict=True))
             + "  "
-            + cells[3]
+            + cells[last]
         )
     return "\n".join(out) + "\n"

@@ -42,6 +42,14 @@ void tt_linux_owner_fields(const tt_query *q, tt_row *row);
  * holds: the lowest such pid (owners.c). */
 int tt_linux_find_owners(tt_rows *rows, size_t first, tt_error *err);
 
+/* Runs `dump` on a helper thread inside the network namespace `fd`; the
+ * calling thread's namespace never changes (netns.c). */
+int tt_linux_in_netns(int fd, int (*dump)(const tt_query *, tt_rows *, tt_error *),
+                      const tt_query *q, tt_rows *out, tt_error *err);
+
+/* The pid a /proc entry's name is, or 0 if it is no decimal number. */
+uint32_t tt_linux_pid_of_name(const char *name);
+
 int tt_netlink_dump(const tt_query *q, tt_rows *out, tt_error *err);
 int tt_proc_dump(const tt_query *q, tt_rows *out, tt_error *err);
 

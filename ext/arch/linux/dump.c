@@ -68,7 +68,8 @@ tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err)
 {
     size_t first = out->len;
 
-    if (dump_table(q, out, err) < 0)
+    if ((q->netns_fd != NULL ? tt_linux_in_netns(*q->netns_fd, dump_table, q, out, err)
+                             : dump_table(q, out, err)) < 0)
         return -1;
     if (q->want & TT_WANT_OWNERS)
         return tt_linux_find_owners(out, first, err);

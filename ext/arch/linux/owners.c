@@ -94,9 +94,8 @@ map_hold(owner_map *m, uint64_t inode, uint32_t pid)
     }
 }
 
-/* The decimal number a /proc entry's name is, or 0 if it is not one. */
-static uint32_t
-name_number(const char *name)
+uint32_t
+tt_linux_pid_of_name(const char *name)
 {
     uint32_t n = 0;
 
@@ -202,7 +201,7 @@ scan_processes(owner_map *m, tt_error *err)
             break;
         for (long off = 0; off < n;) {
             const struct dirent64 *d = (const struct dirent64 *)(buf + off);
-            uint32_t pid = name_number(d->d_name);
+            uint32_t pid = tt_linux_pid_of_name(d->d_name);
             off += d->d_reclen;
             if (pid == 0)
                 continue;
