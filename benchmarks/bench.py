@@ -126,6 +126,15 @@ def ratio_goal(t, name: str, limit: str, most: float) -> tuple[str, str, bool]:
     return (f"{name} <= {most}x {limit}", f"{t[name] / t[limit]:.2f}x", t[name] <= most * t[limit])
 
 
+def share_goal(t, name: str, whole: str, most: float) -> tuple[str, str, bool]:
+    """(goal, figure, met): `name` takes at most `most` of `whole`'s time."""
+    return (
+        f"{name} <= {most:.0%} of {whole}",
+        f"{t[name] / t[whole]:.0%}",
+        t[name] <= most * t[whole],
+    )
+
+
 def faster_goal(t, name: str, other: str, least: float, label: str) -> tuple[str, str, bool]:
     """(goal, figure, met): `name` is at least `least` times faster than `other`."""
     return (
@@ -239,7 +248,58 @@ def netns_scenario(bare, walk, family: int):
     return calls, goals
 
 
-SCENARIOS = {"table": table_scenario, "owners": owners_scenario, "netns": netns_scenario}
+def ports_scenario(bare, walk, family: int):
+    """One service's port among the table: a listener with 25 connections
+    (about 50 rows on its port) beside the N connections, asked for by port,
+    as an agent watching port 443 or 5432 asks."""
+    import tcptable
+
+    v6 = family == socket.AF_INET6
+    table, name = (tcptable.tcp6, "tcp6") if v6 else (tcptable.tcp4, "tcp4")
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.bind(("::1" if v6 else "127.0.0.1", 0))
+    listener.listen(64)
+    held = [listener]
+    for _ in range(25):
+        held.append(socket.create_connection(listener.getsockname()[:2]))
+        held.append(listener.accept()[0])
+    port = listener.getsockname()[1]
+    ports = {port}
+    ss = ["ss", "-tanH", "-6" if v6 else "-4", f"sport = :{port}"]
+    plain, filtered = f"{name}()", f"{name}(local_ports={{P}})"
+    counted, by_port, ss_name = (
+        "counts(local_ports={P})",
+        'counts(by="local_port")',
+        ("ss -tanH 'sport = :P'"),
+    )
+    calls = [
+        ("bare C dump (limit)", lambda: bare(family, ALL_STATES)),
+        (plain, table),
+        (filtered, lambda held=held: table(local_ports=ports)),
+        (counted, lambda: tcptable.counts(family, local_ports=ports)),
+        ("counts()", lambda: tcptable.counts(family)),
+        (by_port, lambda: tcptable.counts(family, by="local_port")),
+        (ss_name, lambda: subprocess.run(ss, stdout=subprocess.PIPE, check=True).stdout),
+    ]
+
+    def goals(t):
+        return [
+            share_goal(t, filtered, plain, 0.4),
+            share_goal(t, counted, plain, 0.4),
+            faster_goal(t, filtered, ss_name, 1, "`ss` with the same filter"),
+            faster_goal(t, counted, ss_name, 1, "`ss` with the same filter"),
+            ratio_goal(t, by_port, "counts()", 1.1),
+        ]
+
+    return calls, goals
+
+
+SCENARIOS = {
+    "table": table_scenario,
+    "owners": owners_scenario,
+    "netns": netns_scenario,
+    "ports": ports_scenario,
+}
 IDLE_PROCESSES, IDLE_FDS = 200, 20
 
 
@@ -369,7 +429,8 @@ def main() -> int:
         default="table",
         help="table (default): the table as polled; owners: pids=True among "
         f"{IDLE_PROCESSES} idle processes holding {IDLE_FDS} other descriptors each; "
-        "netns: the table read through netns= (path or fd)",
+        "netns: the table read through netns= (path or fd); ports: one service's port "
+        "(local_ports=, counts(by=))",
     )
     args = parser.parse_args()
     reexec_in_netns()

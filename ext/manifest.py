@@ -32,6 +32,7 @@ PARTS: dict[str, dict[str, list]] = {
             "py/rowtypes.c",
             "py/errors.c",
             "py/namespaces.c",
+            "py/stats.c",
         ],
     },
     "linux": {
@@ -40,15 +41,17 @@ PARTS: dict[str, dict[str, list]] = {
             "arch/linux/states.c",
             "arch/linux/netlink.c",
             "arch/linux/diag.c",
+            "arch/linux/bytecode.c",
             "arch/linux/procnet.c",
             "arch/linux/owners.c",
             "arch/linux/netns.c",
+            "arch/linux/snmp.c",
         ],
         "macros": [("_GNU_SOURCE", None)],
         "libraries": ["pthread"],  # netns.c's helper thread (glibc < 2.34, musl's no-op)
     },
     "windows": {
-        "sources": ["arch/windows/tables.c"],
+        "sources": ["arch/windows/tables.c", "arch/windows/stats.c"],
         # Vista's API level (GetTcp6Table); no winsock.h from windows.h.
         "macros": [("_WIN32_WINNT", "0x0600"), ("WIN32_LEAN_AND_MEAN", None)],
         "libraries": ["iphlpapi", "ws2_32"],

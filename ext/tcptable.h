@@ -149,6 +149,35 @@ tt_query_wants(const tt_query *q, unsigned state, uint16_t local_port, uint16_t 
  * the caller frees.  Called without the GIL: no Python, no mutable globals. */
 int tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err);
 
+/* TCP statistics: MIB_TCPSTATS's fields, in its order (stats()). */
+enum {
+    TT_STAT_RTO_ALGORITHM,
+    TT_STAT_RTO_MIN,
+    TT_STAT_RTO_MAX,
+    TT_STAT_MAX_CONN, /* signed: -1 means dynamic (no fixed limit) */
+    TT_STAT_ACTIVE_OPENS,
+    TT_STAT_PASSIVE_OPENS,
+    TT_STAT_ATTEMPT_FAILS,
+    TT_STAT_ESTAB_RESETS,
+    TT_STAT_CURR_ESTAB,
+    TT_STAT_IN_SEGS,
+    TT_STAT_OUT_SEGS,
+    TT_STAT_RETRANS_SEGS,
+    TT_STAT_IN_ERRS,
+    TT_STAT_OUT_RSTS,
+    TT_STAT_NUM_CONNS,
+    TT_STAT_COUNT
+};
+
+typedef struct {
+    uint64_t value[TT_STAT_COUNT]; /* TT_STAT_MAX_CONN holds an int64_t */
+    uint32_t has;                  /* bit i: the OS reported value[i] */
+} tt_stats;
+
+/* The statistics of the query's family (and on Linux its netns_fd).
+ * Returns 0, or -1 with *err set.  Called without the GIL. */
+int tt_backend_stats(const tt_query *q, tt_stats *out, tt_error *err);
+
 /* Sleeps about `microseconds`: the glue's pause between interrupted tries. */
 void tt_sleep_us(unsigned long microseconds);
 

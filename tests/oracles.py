@@ -141,15 +141,16 @@ def _ss_endpoint(text: str, family: int) -> tuple[str, int, int]:
     return host, scope, 0 if port == "*" else int(port)
 
 
-def ss_rows(family: int, prefix: tuple[str, ...] = ()) -> collections.Counter:
+def ss_rows(
+    family: int, prefix: tuple[str, ...] = (), expression: str | None = None
+) -> collections.Counter:
     """``ss -tanH`` for one family, run after ``prefix`` (``ip netns exec NAME``,
-    ``nsenter -t PID -n``: another namespace's).  ss prints no scope for the
-    remote end: it is taken to be the local one when the remote address is
-    link-local."""
+    ``nsenter -t PID -n``: another namespace's), with an optional filter
+    ``expression`` (``sport = :443``).  ss prints no scope for the remote end:
+    it is taken to be the local one when the remote address is link-local."""
     flag = "-6" if family == socket.AF_INET6 else "-4"
-    out = subprocess.run(
-        [*prefix, "ss", "-tanH", flag], check=True, capture_output=True, text=True
-    ).stdout
+    command = [*prefix, "ss", "-tanH", flag, *([expression] if expression else [])]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     rows = collections.Counter()
     for line in out.splitlines():
         state, _recvq, _sendq, local, remote, *_ = line.split()
@@ -263,3 +264,31 @@ def socket_row(family: int, state: str, local: tuple, remote: tuple | None) -> R
         *sockaddr_endpoint(family, local),
         *sockaddr_endpoint(family, remote),
     )
+
+
+# /proc/net/snmp's Tcp: names, by TcpStats field name.
+SNMP_FIELDS = {
+    "RtoAlgorithm": "rto_algorithm",
+    "RtoMin": "rto_min",
+    "RtoMax": "rto_max",
+    "MaxConn": "max_conn",
+    "ActiveOpens": "active_opens",
+    "PassiveOpens": "passive_opens",
+    "AttemptFails": "attempt_fails",
+    "EstabResets": "estab_resets",
+    "CurrEstab": "curr_estab",
+    "InSegs": "in_segs",
+    "OutSegs": "out_segs",
+    "RetransSegs": "retrans_segs",
+    "InErrs": "in_errs",
+    "OutRsts": "out_rsts",
+}
+
+
+def snmp_tcp() -> dict[str, int]:
+    """The Tcp: counters of this thread's network namespace, by TcpStats
+    field name (under Wine: the host's file, through the Z: drive)."""
+    path = "/proc/thread-self/net/snmp" if sys.platform.startswith("linux") else r"Z:\proc\net\snmp"
+    with open(path) as f:
+        names, values = [line.split()[1:] for line in f if line.startswith("Tcp:")]
+    return {SNMP_FIELDS[n]: int(v) for n, v in zip(names, values, strict=True) if n in SNMP_FIELDS}

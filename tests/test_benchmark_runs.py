@@ -22,6 +22,13 @@ CALLS = {
         "ss -t6 -anpH",
     ],
     "netns": ["bare C dump (limit)", "tcp6()", "tcp6(netns=path)", "tcp6(netns=fd)"],
+    "ports": [
+        "bare C dump (limit)",
+        "tcp6(local_ports={P})",
+        "counts(local_ports={P})",
+        'counts(by="local_port")',
+        "ss -tanH 'sport = :P'",
+    ],
 }
 
 

@@ -166,6 +166,11 @@ def test_count(population):
         ["--state"],
         ["-4", "-6"],
         ["--json", "--count"],
+        ["--count", "--stats"],
+        ["--local-port", "http"],
+        ["--remote-port", "65536"],
+        ["--by", "local_port"],
+        ["--count", "--by", "port"],
         ["x"],
     ],
 )
@@ -337,3 +342,50 @@ def test_a_closed_stdout_is_one_line_and_status_1(population):
     assert result.stderr.splitlines() == [
         "tcptable: cannot write the output: standard output is closed"
     ]
+
+
+def test_port_filters(population):
+    rows = everything(population)
+    port = next(r.local_port for r in rows if r.state == "LISTEN" and r.family == "tcp6")
+    assert parse_json(ok("--local-port", str(port), "--json")) == only(rows, local_port={port})
+    assert parse_json(ok("--remote-port", str(port), "--remote-port", "9", "--json")) == only(
+        rows, remote_port={port, 9}
+    )
+    text = ok("--local-port", str(port), "--state", "LISTEN")
+    assert parse_text(text) == text_lines(only(rows, local_port={port}, state={"LISTEN"}))
+
+
+def test_count_by_port_is_a_table_of_ports_by_states(population):
+    rows = everything(population)
+    ports = sorted({r.local_port for r in rows if r.state == "LISTEN"})
+    args = [a for p in ports for a in ("--local-port", str(p))]
+    lines = [line.split() for line in ok("--count", "--by", "local_port", *args).splitlines()]
+    assert lines[0] == ["Port", *(s.name for s in TcpState)]
+    got = {int(cells[0]): [int(n) for n in cells[1:]] for cells in lines[1:]}
+    tally = collections.Counter((r.local_port, r.state) for r in rows.elements())
+    assert got == {p: [tally[p, s.name] for s in TcpState] for p in ports}
+    lines = ok("--count", "--by", "remote_port", "--state", "LISTEN").splitlines()
+    assert lines == ["Port  LISTEN", f"0     {tally_state(rows, 'LISTEN')}"]
+    # Without ports, the ports seen: states they lack print as 0.
+    lines = [line.split() for line in ok("--count", "--by", "local_port").splitlines()]
+    got = {int(cells[0]): [int(n) for n in cells[1:]] for cells in lines[1:]}
+    seen = {r.local_port for r in rows}
+    assert got == {p: [tally[p, s.name] for s in TcpState] for p in sorted(seen)}
+
+
+def tally_state(rows, state):
+    return sum(n for r, n in rows.items() if r.state == state)
+
+
+def test_stats_prints_every_counter(population):
+    from oracles import snmp_tcp
+
+    can_compare = LINUX or WINE
+    before = snmp_tcp() if can_compare else {}
+    lines = [line.split() for line in ok("--stats").splitlines()]
+    after = snmp_tcp() if can_compare else {}
+    assert [name for name, _ in lines] == list(tcptable.TcpStats.__match_args__)
+    got = dict(lines)
+    for name in before:
+        assert min(before[name], after[name]) <= int(got[name]) <= max(before[name], after[name])
+    assert got["num_conns"] == "-" if LINUX else got["num_conns"].isdigit()

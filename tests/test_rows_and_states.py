@@ -92,7 +92,7 @@ def stub_properties(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> list
     return own
 
 
-@pytest.mark.parametrize("cls", [Tcp6Row, Tcp4Row])
+@pytest.mark.parametrize("cls", [Tcp6Row, Tcp4Row, tcptable.TcpStats, tcptable.Namespace])
 def test_stubs_have_the_row_types_shape(cls):
     """The stubs declare every field the C field table gives the type, in its
     order, and a tuple of exactly the visible fields."""

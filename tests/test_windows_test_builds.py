@@ -1,8 +1,12 @@
-"""Test builds of the Windows extension (tests/windows/cpython.py makes them,
-ext/arch/windows/tables.c TT_WIN_TEST_CODE): the first table call of each
-dump answers a chosen code.  The codes of a table that changed size while it
-was read are called again and the table comes back whole; any other code is
-an OSError whose winerror is that code and whose message names the call."""
+"""Test builds of the Windows extension (tests/windows/cpython.py makes them).
+
+ext/arch/windows/tables.c TT_WIN_TEST_CODE: the first table call of each dump
+answers a chosen code.  The codes of a table that changed size while it was
+read are called again and the table comes back whole; any other code is an
+OSError whose winerror is that code and whose message names the call.
+
+ext/arch/windows/stats.c TT_WIN_TEST_NO_STATS2: stats() takes its fallback,
+GetTcpStatisticsEx, as on Windows before 10."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import textwrap
 
 import pytest
 from netns import skip_or_fail
+from oracles import snmp_tcp
 
 pytestmark = pytest.mark.skipif(sys.platform != "win32", reason="Windows test builds")
 
@@ -34,12 +39,12 @@ CHILD = textwrap.dedent(
 RETRIED = [122, 14, 0xC0000001]  # ERROR_INSUFFICIENT_BUFFER, ERROR_OUTOFMEMORY, STATUS_UNSUCCESSFUL
 
 
-def builds() -> dict[int, str]:
-    """code -> folder holding that build's tcptable package."""
+def builds() -> dict[str, str]:
+    """build name (a code, or no-stats2) -> folder holding its tcptable package."""
     spec = os.environ.get("TCPTABLE_TEST_BUILDS")
     if not spec:
         skip_or_fail("needs the test builds of tests/windows/cpython.py", "TCPTABLE_REQUIRE_WINE")
-    return {int(code): path for code, path in (part.split("=", 1) for part in spec.split(";"))}
+    return dict(part.split("=", 1) for part in spec.split(";"))
 
 
 def in_build(path: str) -> dict:
@@ -65,13 +70,42 @@ def listener(netns):
 
 @pytest.mark.parametrize("code", RETRIED, ids=hex)
 def test_a_retried_code_gives_the_whole_table(listener, code):
-    report = in_build(builds()[code])
+    report = in_build(builds()[str(code)])
     assert "error" not in report, report
     assert [2, listener[0], listener[1], "0.0.0.0", 0] in report["rows"]  # 2: LISTEN
 
 
 def test_another_code_is_an_oserror_with_winerror(listener):
-    report = in_build(builds()[87])
+    report = in_build(builds()["87"])
     assert report["error"] == "OSError" and report["winerror"] == 87, report
     assert report["errno"] == 22  # EINVAL, as Python maps ERROR_INVALID_PARAMETER
     assert report["message"].startswith("[WinError 87] GetTcpTable() failed"), report
+
+
+STATS_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    import tcptable
+    stats = dict(zip(tcptable.TcpStats.__match_args__, tcptable.stats()))
+    print(json.dumps({"file": tcptable._tcptable.__file__, "stats": stats}))
+    """
+)
+
+
+def test_the_stats_fallback_reads_the_same_counters(netns):
+    """GetTcpStatisticsEx (32-bit counters), against the host's snmp
+    counters read around it, as test_stats.py checks the main build."""
+    path = builds()["no-stats2"]
+    before = snmp_tcp()
+    proc = subprocess.run(
+        [sys.executable, "-c", STATS_CHILD, path], capture_output=True, text=True, timeout=120
+    )
+    after = snmp_tcp()
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["file"].startswith(path), report["file"]
+    got = report["stats"]
+    for name in before:
+        assert min(before[name], after[name]) <= got[name] <= max(before[name], after[name]), name
+    assert got["max_conn"] == -1 and isinstance(got["num_conns"], int)

@@ -100,6 +100,70 @@ ttpy_states_converter(PyObject *obj, void *arg)
     return 1;
 }
 
+static int
+add_port(ttpy_ports_arg *out, PyObject *item)
+{
+    long port;
+
+    if (!PyLong_Check(item) || PyBool_Check(item)) {
+        PyErr_Format(PyExc_TypeError, "%s must hold ints 0..65535, not %R (%.200s)", out->name,
+                     item, Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    port = PyLong_AsLong(item);
+    if (port == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        PyErr_Clear();
+    }
+    if (port < 0 || port > 65535) {
+        PyErr_Format(PyExc_ValueError, "%s: %R is not a port (0 to 65535)", out->name, item);
+        return -1;
+    }
+    if (!TT_HAS_PORT(&out->set, port)) {
+        out->set.map[port >> 6] |= (uint64_t)1 << (port & 63);
+        out->set.count++;
+    }
+    return 0;
+}
+
+int
+ttpy_ports_converter(PyObject *obj, void *arg)
+{
+    ttpy_ports_arg *out = arg;
+    PyObject *iter, *item;
+
+    memset(&out->set, 0, sizeof(out->set));
+    out->given = obj != Py_None;
+    if (!out->given)
+        return 1;
+    if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyByteArray_Check(obj) ||
+        PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an iterable of ints or None, not %R",
+                     out->name, obj);
+        return 0;
+    }
+    if ((iter = PyObject_GetIter(obj)) == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s must be an iterable of ints or None, not %.200s",
+                         out->name, Py_TYPE(obj)->tp_name);
+        }
+        return 0;
+    }
+    while ((item = PyIter_Next(iter)) != NULL) {
+        /* An endless iterable stays interruptible, as for states. */
+        int rc = PyErr_CheckSignals() < 0 || add_port(out, item) < 0 ? -1 : 0;
+        Py_DECREF(item);
+        if (rc < 0) {
+            Py_DECREF(iter);
+            return 0;
+        }
+    }
+    Py_DECREF(iter);
+    return PyErr_Occurred() ? 0 : 1;
+}
+
 int
 ttpy_bool_arg(PyObject *obj, const char *name, int *out)
 {

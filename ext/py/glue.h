@@ -6,7 +6,8 @@
  *   args.c      argument converters and TCPTABLE_BACKEND, into a tt_query
  *   rowtypes.c  the one row schema: structseq types and building rows
  *   errors.c    backend errors as exceptions
- *   namespaces.c  namespaces() and its Namespace rows */
+ *   namespaces.c  namespaces() and its Namespace rows
+ *   stats.c     stats() and its TcpStats type */
 #ifndef TCPTABLE_GLUE_H
 #define TCPTABLE_GLUE_H
 
@@ -29,6 +30,7 @@ typedef struct {
     PyObject *enum_type;                /* enum.Enum: other enums' members are no states */
     PyObject *states[TT_STATE_MAX + 1]; /* TcpState members by value; [0] unused */
     PyTypeObject *namespace_type;       /* tcptable.Namespace */
+    PyTypeObject *stats_type;           /* tcptable.TcpStats */
 } ttpy_state;
 
 static inline ttpy_state *
@@ -55,6 +57,15 @@ int ttpy_family_converter(PyObject *obj, void *arg);   /* int: AF_INET, AF_INET6
 int ttpy_source_from_env(tt_source *source);           /* TCPTABLE_BACKEND */
 int ttpy_bool_arg(PyObject *obj, const char *name, int *out); /* strictly a bool */
 
+/* local_ports / remote_ports: `name` is set before parsing (for messages);
+ * `given` is 0 for None (any port). */
+typedef struct {
+    const char *name;
+    int given;
+    tt_port_set set;
+} ttpy_ports_arg;
+int ttpy_ports_converter(PyObject *obj, void *arg); /* ttpy_ports_arg */
+
 /* The netns argument: None (fd -1), an fd of a network namespace, or a path
  * to one, opened here (owned, closed by ttpy_netns_release).  Linux only. */
 typedef struct {
@@ -72,9 +83,16 @@ void ttpy_raise_interrupted(const tt_error *err, int attempts);
  * sorts with `sort`), restarting after EINTR once signal handlers ran; 0, or
  * -1 with an exception set. */
 int ttpy_collect(const tt_query *q, int sort, tt_rows *rows);
+/* A query of `family` with TCPTABLE_BACKEND's source and the namespace
+ * `netns` opened into *ns, which the caller releases on every path. */
+int ttpy_start_query(tt_query *q, int family, PyObject *netns, ttpy_netns_arg *ns);
 PyObject *ttpy_tcp6(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_tcp4(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs);
+
+/* stats.c */
+int ttpy_add_stats_type(PyObject *module, ttpy_state *st);
+PyObject *ttpy_stats(PyObject *module, PyObject *args, PyObject *kwargs);
 
 /* namespaces.c */
 int ttpy_add_namespace_type(PyObject *module, ttpy_state *st);

@@ -5,24 +5,37 @@
 #include "glue.h"
 
 PyDoc_STRVAR(tcp6_doc,
-"tcp6(*, states=None, sort=False, pids=False, netns=None) -> tuple[Tcp6Row, ...]\n\n"
+"tcp6(*, states=None, sort=False, pids=False, local_ports=None, remote_ports=None,\n"
+"     netns=None) -> tuple[Tcp6Row, ...]\n\n"
 "The IPv6 TCP table.  states: an iterable of TcpState to keep (None: all).\n"
 "sort: order rows as GetTcp6Table(Order=TRUE) does.\n"
 "pids: fill each row's pid (and on Linux uid and inode).\n"
+"local_ports, remote_ports: iterables of ports a row's must be in (None: any).\n"
 "netns (Linux): a network namespace's path or fd to read (None: the caller's).");
 
 PyDoc_STRVAR(tcp4_doc,
-"tcp4(*, states=None, sort=False, pids=False, netns=None) -> tuple[Tcp4Row, ...]\n\n"
+"tcp4(*, states=None, sort=False, pids=False, local_ports=None, remote_ports=None,\n"
+"     netns=None) -> tuple[Tcp4Row, ...]\n\n"
 "The IPv4 TCP table.  states: an iterable of TcpState to keep (None: all).\n"
 "sort: order rows as GetTcpTable(Order=TRUE) does.\n"
 "pids: fill each row's pid (and on Linux uid and inode).\n"
+"local_ports, remote_ports: iterables of ports a row's must be in (None: any).\n"
 "netns (Linux): a network namespace's path or fd to read (None: the caller's).");
 
 PyDoc_STRVAR(counts_doc,
-"counts(family=AF_INET6, *, states=None, netns=None) -> dict[TcpState, int]\n\n"
+"counts(family=AF_INET6, *, states=None, local_ports=None, remote_ports=None,\n"
+"       by=None, netns=None) -> dict\n\n"
 "Rows per state, counted without building rows.  family: AF_INET, AF_INET6\n"
 "or None for both.  Every requested state is a key, zeros included.\n"
+"by='local_port' or 'remote_port': {port: {TcpState: n}}; with that\n"
+"direction's ports given, every one is a key and every requested state a key\n"
+"of its dict, zeros included; without, the ports seen and their states seen.\n"
 "netns (Linux): a network namespace's path or fd to read (None: the caller's).");
+
+PyDoc_STRVAR(stats_doc,
+"stats(family=AF_INET6, *, netns=None) -> TcpStats\n\n"
+"The TCP counters (MIB_TCPSTATS's fields).  On Linux both families share one\n"
+"set of counters, so family changes nothing there.");
 
 PyDoc_STRVAR(namespaces_doc,
 "namespaces() -> tuple[Namespace, ...]\n\n"
@@ -34,6 +47,7 @@ static PyMethodDef module_methods[] = {
     {"tcp4", (PyCFunction)(void (*)(void))ttpy_tcp4, METH_VARARGS | METH_KEYWORDS, tcp4_doc},
     {"counts", (PyCFunction)(void (*)(void))ttpy_counts, METH_VARARGS | METH_KEYWORDS,
      counts_doc},
+    {"stats", (PyCFunction)(void (*)(void))ttpy_stats, METH_VARARGS | METH_KEYWORDS, stats_doc},
     {"namespaces", ttpy_namespaces, METH_NOARGS, namespaces_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -77,7 +91,7 @@ module_exec(PyObject *module)
     ttpy_state *st = ttpy_get_state(module);
 
     if (take_states(st) < 0 || ttpy_add_row_types(module, st) < 0 ||
-        ttpy_add_namespace_type(module, st) < 0)
+        ttpy_add_namespace_type(module, st) < 0 || ttpy_add_stats_type(module, st) < 0)
         return -1;
     return 0;
 }
@@ -90,6 +104,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->state_type);
     Py_VISIT(st->enum_type);
     Py_VISIT(st->namespace_type);
+    Py_VISIT(st->stats_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)
         Py_VISIT(st->states[s]);
     return ttpy_row_types_traverse(st, visit, arg);
@@ -103,6 +118,7 @@ module_clear(PyObject *module)
     Py_CLEAR(st->state_type);
     Py_CLEAR(st->enum_type);
     Py_CLEAR(st->namespace_type);
+    Py_CLEAR(st->stats_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)
         Py_CLEAR(st->states[s]);
     ttpy_row_types_clear(st);

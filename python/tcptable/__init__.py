@@ -4,7 +4,17 @@
 >>> listening = tcptable.tcp6(states={tcptable.TcpState.LISTEN})
 """
 
-from ._tcptable import Namespace, Tcp4Row, Tcp6Row, counts, namespaces, tcp4, tcp6
+from ._tcptable import (
+    Namespace,
+    Tcp4Row,
+    Tcp6Row,
+    TcpStats,
+    counts,
+    namespaces,
+    stats,
+    tcp4,
+    tcp6,
+)
 from .state import TcpState
 
 __all__ = [
@@ -12,8 +22,10 @@ __all__ = [
     "TcpState",
     "Tcp4Row",
     "Tcp6Row",
+    "TcpStats",
     "counts",
     "namespaces",
+    "stats",
     "tcp4",
     "tcp6",
 ]

@@ -1,6 +1,6 @@
 import os
 from collections.abc import Iterable
-from typing import Final, final
+from typing import Final, Literal, final, overload
 
 from .state import TcpState
 
@@ -55,6 +55,45 @@ class Tcp4Row(tuple[TcpState, str, int, str, int], _ByName):
     def remote_port(self) -> int: ...
 
 _NetNs = str | bytes | os.PathLike[str] | os.PathLike[bytes] | int | None
+_Ports = Iterable[int] | None
+
+@final
+class TcpStats(
+    tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int | None]
+):
+    n_fields: Final[int]
+    n_sequence_fields: Final[int]
+    n_unnamed_fields: Final[int]
+    @property
+    def rto_algorithm(self) -> int: ...
+    @property
+    def rto_min(self) -> int: ...
+    @property
+    def rto_max(self) -> int: ...
+    @property
+    def max_conn(self) -> int: ...
+    @property
+    def active_opens(self) -> int: ...
+    @property
+    def passive_opens(self) -> int: ...
+    @property
+    def attempt_fails(self) -> int: ...
+    @property
+    def estab_resets(self) -> int: ...
+    @property
+    def curr_estab(self) -> int: ...
+    @property
+    def in_segs(self) -> int: ...
+    @property
+    def out_segs(self) -> int: ...
+    @property
+    def retrans_segs(self) -> int: ...
+    @property
+    def in_errs(self) -> int: ...
+    @property
+    def out_rsts(self) -> int: ...
+    @property
+    def num_conns(self) -> int | None: ...
 
 @final
 class Namespace(tuple[int, str, tuple[int, ...]]):
@@ -73,6 +112,8 @@ def tcp6(
     states: Iterable[TcpState | int] | None = None,
     sort: bool = False,
     pids: bool = False,
+    local_ports: _Ports = None,
+    remote_ports: _Ports = None,
     netns: _NetNs = None,
 ) -> tuple[Tcp6Row, ...]: ...
 def tcp4(
@@ -80,14 +121,31 @@ def tcp4(
     states: Iterable[TcpState | int] | None = None,
     sort: bool = False,
     pids: bool = False,
+    local_ports: _Ports = None,
+    remote_ports: _Ports = None,
     netns: _NetNs = None,
 ) -> tuple[Tcp4Row, ...]: ...
+@overload
 def counts(
     family: int | None = ...,
     *,
     states: Iterable[TcpState | int] | None = None,
+    local_ports: _Ports = None,
+    remote_ports: _Ports = None,
+    by: None = None,
     netns: _NetNs = None,
 ) -> dict[TcpState, int]: ...
+@overload
+def counts(
+    family: int | None = ...,
+    *,
+    states: Iterable[TcpState | int] | None = None,
+    local_ports: _Ports = None,
+    remote_ports: _Ports = None,
+    by: Literal["local_port", "remote_port"],
+    netns: _NetNs = None,
+) -> dict[int, dict[TcpState, int]]: ...
+def stats(family: int = ..., *, netns: _NetNs = None) -> TcpStats: ...
 def namespaces() -> tuple[Namespace, ...]: ...
 
 _row_allocation: str

@@ -10,7 +10,7 @@ import select
 import socket
 import sys
 
-from . import counts, namespaces, tcp4, tcp6
+from . import counts, namespaces, stats, tcp4, tcp6
 from .format import row_dict, table_text
 from .state import TcpState
 
@@ -49,6 +49,25 @@ def _parser() -> argparse.ArgumentParser:
         help="keep only this state, by name or number (repeatable), e.g. ESTABLISHED or 5",
     )
     p.add_argument("--sort", action="store_true", help="order rows as the Windows API does")
+    p.add_argument(
+        "--local-port",
+        type=_port,
+        action="append",
+        metavar="N",
+        help="keep only rows with this local port (repeatable)",
+    )
+    p.add_argument(
+        "--remote-port",
+        type=_port,
+        action="append",
+        metavar="N",
+        help="keep only rows with this remote port (repeatable)",
+    )
+    p.add_argument(
+        "--by",
+        choices=("local_port", "remote_port"),
+        help="with --count: rows per port and state",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--netns",
@@ -65,11 +84,20 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="one JSON object per row per line")
     out.add_argument("--count", action="store_true", help="rows per state")
     out.add_argument(
+        "--stats", action="store_true", help="the TCP counters (opens, resets, segments, ...)"
+    )
+    out.add_argument(
         "--list-namespaces",
         action="store_true",
         help="every network namespace: inode, a path that opens it, its pids (Linux)",
     )
     return p
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
 
 
 def _states(args: argparse.Namespace) -> set[TcpState] | None:
@@ -91,13 +119,56 @@ def _targets(args: argparse.Namespace) -> list[str | None]:
     return [_netns_path(args.netns) if args.netns else None]
 
 
-def _read(args: argparse.Namespace, netns: str | None, states) -> list:
+def _filters(args: argparse.Namespace) -> dict:
+    return {
+        "states": _states(args),
+        "local_ports": args.local_port,
+        "remote_ports": args.remote_port,
+    }
+
+
+def _read(args: argparse.Namespace, netns: str | None) -> list:
     rows: list = []
     if args.family in (None, socket.AF_INET):
-        rows.extend(tcp4(states=states, sort=args.sort, netns=netns))
+        rows.extend(tcp4(sort=args.sort, netns=netns, **_filters(args)))
     if args.family in (None, socket.AF_INET6):
-        rows.extend(tcp6(states=states, sort=args.sort, netns=netns))
+        rows.extend(tcp6(sort=args.sort, netns=netns, **_filters(args)))
     return rows
+
+
+def _columns(lines: list[tuple[str, ...]]) -> list[str]:
+    """Lines of left-aligned columns, two spaces apart."""
+    widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n"
+        for cells in lines
+    ]
+
+
+def _count_lines(args: argparse.Namespace, netns: str | None, prefix: tuple) -> list[str]:
+    """--count: rows per state, or with --by a table of ports by states."""
+    if args.by is None:
+        per_state = counts(args.family, netns=netns, **_filters(args))
+        return _columns([(*prefix, s.name, str(n)) for s, n in per_state.items()])
+    per_port = counts(args.family, by=args.by, netns=netns, **_filters(args))
+    chosen = [s for s in TcpState if s in (_states(args) or TcpState)]
+    header = ("Netns",) * len(prefix) + ("Port", *(s.name for s in chosen))
+    body = [
+        (*prefix, str(port), *(str(per_state.get(s, 0)) for s in chosen))
+        for port, per_state in per_port.items()
+    ]
+    return _columns([header, *body])
+
+
+def _stats_lines(args: argparse.Namespace, netns: str | None, prefix: tuple) -> list[str]:
+    family = socket.AF_INET if args.family == socket.AF_INET else socket.AF_INET6
+    counters = stats(family, netns=netns)
+    return _columns(
+        [
+            (*prefix, name, "-" if value is None else str(value))
+            for name, value in zip(type(counters).__match_args__, counters, strict=True)
+        ]
+    )
 
 
 def _gone(exc: OSError) -> bool:
@@ -110,32 +181,32 @@ def _run(args: argparse.Namespace) -> str:
         return "".join(
             f"{ns.inode}  {ns.path}  {' '.join(map(str, ns.pids)) or '-'}\n" for ns in namespaces()
         )
-    states = _states(args)
     shown = args.all_namespaces
-    out = []
+    out: list[str] = []
     labels: list[str] = []
     rows: list = []
     for netns in _targets(args):
+        prefix = (netns,) if shown else ()
         try:
             if args.count:
-                per_state = counts(args.family, states=states, netns=netns)
+                out += _count_lines(args, netns, prefix)
+            elif args.stats:
+                out += _stats_lines(args, netns, prefix)
             else:
-                found = _read(args, netns, states)
+                found = _read(args, netns)
         except OSError as exc:
             if shown and _gone(exc):
                 continue  # gone between the listing and the read
             raise
-        if args.count:
-            width = max(len(s.name) for s in per_state) if per_state else 0
-            prefix = f"{netns}  " if shown else ""
-            out += [f"{prefix}{s.name.ljust(width)}  {n}\n" for s, n in per_state.items()]
-        elif args.json:
+        if args.count or args.stats:
+            continue
+        if args.json:
             extra = {"netns": netns} if shown else {}
             out += [json.dumps({**row_dict(row), **extra}) + "\n" for row in found]
         else:
             rows += found
             labels += [netns] * len(found)
-    if args.count or args.json:
+    if args.count or args.stats or args.json:
         return "".join(out)
     return table_text(rows, labels if shown else None)
 
@@ -169,7 +240,10 @@ def _output_failed(exc: OSError) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)  # exits 2 on bad options
+    parser = _parser()
+    args = parser.parse_args(argv)  # exits 2 on bad options
+    if args.by and not args.count:
+        parser.error("--by needs --count")
     if sys.stdout is None:  # started with stdout closed (tcptable >&-)
         print("tcptable: cannot write the output: standard output is closed", file=sys.stderr)
         return 1

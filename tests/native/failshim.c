@@ -9,7 +9,10 @@
  *                               a signal arrives does (sock_diag's never sleeps)
  *   TT_SHIM_UNAME_RELEASE=r     uname() reports kernel release r
  *   TT_SHIM_LOG_DIAG=path       each sock_diag request sent appends a line
- *                               "idiag_states=0x..." to path
+ *                               "idiag_states=0x... bytecode=LEN" to path, and
+ *                               each batch received from netlink a line
+ *                               "rows=N" (its sock_diag messages) or
+ *                               "error=E" (an NLMSG_ERROR with error E)
  * Only calls made from the extension module count as its allocations, so the
  * interpreter itself keeps working.  With TT_SHIM_ALLOC_FAIL_FROM set the shim
  * also keeps count of the extension's live blocks (allocated minus freed by
@@ -74,15 +77,51 @@ init(void)
     recvmsg_eintr_left = env_number("TT_SHIM_RECVMSG_EINTR");
 }
 
+/* Logs what one received netlink batch held (TT_SHIM_LOG_DIAG). */
+static void
+log_batch(const void *buf, ssize_t len)
+{
+    size_t at = 0, rows = 0;
+    FILE *f;
+
+    if (diag_log == NULL || len <= 0 || (f = fopen(diag_log, "a")) == NULL)
+        return;
+    while (at + NLMSG_HDRLEN <= (size_t)len) {
+        struct nlmsghdr h;
+        memcpy(&h, (const char *)buf + at, sizeof(h));
+        if (h.nlmsg_len < NLMSG_HDRLEN || at + h.nlmsg_len > (size_t)len)
+            break;
+        if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY)
+            rows++;
+        else if (h.nlmsg_type == NLMSG_ERROR && h.nlmsg_len >= NLMSG_HDRLEN + sizeof(int)) {
+            int e;
+            memcpy(&e, (const char *)buf + at + NLMSG_HDRLEN, sizeof(e));
+            fprintf(f, "error=%d\n", e);
+        }
+        at += NLMSG_ALIGN(h.nlmsg_len);
+    }
+    fprintf(f, "rows=%zu\n", rows);
+    fclose(f);
+}
+
 ssize_t
 recvmsg(int fd, struct msghdr *msg, int flags)
 {
+    ssize_t n;
+
     if (atomic_fetch_sub(&recvmsg_eintr_left, 1) > 0) {
         raise(SIGALRM);
         errno = EINTR;
         return -1;
     }
-    return real_recvmsg(fd, msg, flags);
+    n = real_recvmsg(fd, msg, flags);
+    if (n > 0 && diag_log != NULL && msg->msg_iovlen == 1) {
+        int domain = 0;
+        socklen_t size = sizeof(domain);
+        if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) == 0 && domain == AF_NETLINK)
+            log_batch(msg->msg_iov[0].iov_base, n);
+    }
+    return n;
 }
 
 int
@@ -120,7 +159,10 @@ sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to
             FILE *f = fopen(diag_log, "a");
             memcpy(&req, (const char *)buf + NLMSG_HDRLEN, sizeof(req));
             if (f != NULL) {
-                fprintf(f, "idiag_states=0x%x\n", (unsigned)req.idiag_states);
+                size_t fixed = NLMSG_HDRLEN + sizeof(req);
+                size_t program = len > fixed + NLA_HDRLEN ? len - fixed - NLA_HDRLEN : 0;
+                fprintf(f, "idiag_states=0x%x bytecode=%zu\n", (unsigned)req.idiag_states,
+                        program);
                 fclose(f);
             }
         }

@@ -127,9 +127,13 @@ ZIG = Download(
     "ziglang==0.17.1",
 )
 
-# The test builds: the first table call of each dump answers this code
-# (ext/arch/windows/tables.c, TT_WIN_TEST_CODE); tests/test_windows_test_builds.py.
-TEST_BUILD_CODES = [122, 14, 0xC0000001, 87]
+# The test builds, by name (tests/test_windows_test_builds.py): the first
+# table call of each dump answers a code (ext/arch/windows/tables.c,
+# TT_WIN_TEST_CODE), or stats() takes its fallback (ext/arch/windows/stats.c).
+TEST_BUILDS = {
+    **{str(code): [f"-DTT_WIN_TEST_CODE={code}UL"] for code in (122, 14, 0xC0000001, 87)},
+    "no-stats2": ["-DTT_WIN_TEST_NO_STATS2"],
+}
 
 
 class Missing(Exception):
@@ -592,9 +596,9 @@ def stage(version: str, out: Path, jobs: int) -> bool:
     pyd = build_amd64(runtime, builds / "amd64")
     check_machine(pyd, "amd64")
     check_machine(build_arm64(runtime, builds / "arm64"), "arm64")
-    for code in TEST_BUILD_CODES:
-        variant = build_amd64(runtime, builds / f"fail-{code}", [f"-DTT_WIN_TEST_CODE={code}UL"])
-        package(variant, builds / f"test-build-{code}")
+    for name, macros in TEST_BUILDS.items():
+        variant = build_amd64(runtime, builds / f"variant-{name}", macros)
+        package(variant, builds / f"test-build-{name}")
     write_path_file(runtime, package(pyd, builds / "package"))
     install_test_requirements(runtime)
     session = Session(
@@ -605,7 +609,7 @@ def stage(version: str, out: Path, jobs: int) -> bool:
             WINEDLLOVERRIDES="mscoree,mshtml=",
             TCPTABLE_ISOLATED="1",
             TCPTABLE_TEST_BUILDS=";".join(
-                f"{code}={winpath(builds / f'test-build-{code}')}" for code in TEST_BUILD_CODES
+                f"{name}={winpath(builds / f'test-build-{name}')}" for name in TEST_BUILDS
             ),
         ),
     )

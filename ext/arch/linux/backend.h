@@ -25,6 +25,21 @@ enum { TT_NL_MORE = 0, TT_NL_DONE = 1 };
 int tt_nl_decode(const void *buf, size_t len, uint32_t seq, uint32_t portid,
                  const tt_query *q, tt_rows *out, tt_error *err);
 
+/* The port filter as inet_diag bytecode (bytecode.c): at most
+ * TT_BYTECODE_MAX_RANGES ranges of consecutive ports per direction go to the
+ * kernel, whose cost grows with each; larger sets are filtered in C only. */
+#define TT_BYTECODE_MAX_RANGES 64
+#define TT_BYTECODE_MAX (2 * TT_BYTECODE_MAX_RANGES * 20)
+
+/* Writes into `buf` the bytecode that keeps only sockets on the query's
+ * ports; returns its length (0: the query has no port filter), or -1 when
+ * it would not fit in `cap` or TT_BYTECODE_MAX bytes. */
+int tt_nl_bytecode(const tt_query *q, uint8_t *buf, size_t cap);
+
+/* Parses the Tcp: lines of /proc/net/snmp into *out (snmp.c); 0, or -1
+ * when they are missing or malformed. */
+int tt_snmp_parse(const char *text, size_t len, tt_stats *out);
+
 /* Parses one line of /proc/net/tcp (family AF_INET) or /proc/net/tcp6
  * (AF_INET6), without its newline: endpoints, state, queues, uid and inode.
  * Returns 0 with *row filled (TT_HAS_QUEUES set), or -1 when the line is
@@ -42,10 +57,14 @@ void tt_linux_owner_fields(const tt_query *q, tt_row *row);
  * holds: the lowest such pid (owners.c). */
 int tt_linux_find_owners(tt_rows *rows, size_t first, tt_error *err);
 
-/* Runs `dump` on a helper thread inside the network namespace `fd`; the
- * calling thread's namespace never changes (netns.c). */
-int tt_linux_in_netns(int fd, int (*dump)(const tt_query *, tt_rows *, tt_error *),
-                      const tt_query *q, tt_rows *out, tt_error *err);
+/* Runs work(arg, err) on a helper thread inside the network namespace `fd`
+ * and returns what it returned; the calling thread's namespace never
+ * changes (netns.c). */
+int tt_linux_in_netns(int fd, int (*work)(void *, tt_error *), void *arg, tt_error *err);
+
+/* Whether /proc/thread-self exists (Linux 3.17+): its net files are the
+ * calling thread's namespace's; before it, /proc/net is the process's. */
+int tt_linux_has_thread_self(void);
 
 /* The pid a /proc entry's name is, or 0 if it is no decimal number. */
 uint32_t tt_linux_pid_of_name(const char *name);

@@ -63,12 +63,25 @@ dump_table(const tt_query *q, tt_rows *out, tt_error *err)
     return tt_proc_dump(q, out, err);
 }
 
+typedef struct {
+    const tt_query *q;
+    tt_rows *out;
+} dump_job;
+
+static int
+dump_in_netns(void *arg, tt_error *err)
+{
+    dump_job *job = arg;
+    return dump_table(job->q, job->out, err);
+}
+
 int
 tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err)
 {
     size_t first = out->len;
+    dump_job job = {q, out};
 
-    if ((q->netns_fd != NULL ? tt_linux_in_netns(*q->netns_fd, dump_table, q, out, err)
+    if ((q->netns_fd != NULL ? tt_linux_in_netns(*q->netns_fd, dump_in_netns, &job, err)
                              : dump_table(q, out, err)) < 0)
         return -1;
     if (q->want & TT_WANT_OWNERS)

@@ -1,6 +1,7 @@
 /* The sock_diag dump: one request per family, one 32 KiB receive buffer,
  * rows decoded (diag.c) straight into the row array. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +39,28 @@ orphans_need_time_wait(void)
     return (major << 16 | minor << 8) < TT_ORPHANS_BY_SUBSTATE_SINCE;
 }
 
+/* Sends the dump request, with the port filter as bytecode when the query
+ * has one and `filter` allows it. */
 static int
-send_request(int fd, const tt_query *q, tt_error *err)
+send_request(int fd, const tt_query *q, int filter, tt_error *err)
 {
-    struct {
+    struct request {
         struct nlmsghdr nlh;
         struct inet_diag_req_v2 req;
+        struct nlattr bytecode;
+        uint8_t program[TT_BYTECODE_MAX];
     } msg;
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    int program_len = filter ? tt_nl_bytecode(q, msg.program, sizeof(msg.program)) : 0;
 
-    memset(&msg, 0, sizeof(msg)); /* non-zero ports in req.id would filter */
-    msg.nlh.nlmsg_len = sizeof(msg);
+    /* Zero all but the program: non-zero ports in req.id would filter too. */
+    memset(&msg, 0, offsetof(struct request, program));
+    msg.nlh.nlmsg_len = offsetof(struct request, bytecode);
+    if (program_len > 0) {
+        msg.bytecode.nla_type = INET_DIAG_REQ_BYTECODE;
+        msg.bytecode.nla_len = (uint16_t)(NLA_HDRLEN + program_len);
+        msg.nlh.nlmsg_len += NLA_ALIGN(msg.bytecode.nla_len);
+    }
     msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
     msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     msg.nlh.nlmsg_seq = REQUEST_SEQ;
@@ -58,11 +70,10 @@ send_request(int fd, const tt_query *q, tt_error *err)
         q->states, TT_HAS_STATE(q->states, TT_FIN_WAIT2) && orphans_need_time_wait());
     /* idiag_ext stays 0: no extension is parsed, and each costs bytes. */
 
-    if (sendto(fd, &msg, sizeof(msg), 0, (struct sockaddr *)&kernel,
-               sizeof(kernel)) < 0)
+    if (sendto(fd, &msg, msg.nlh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
         return tt_fail(err, errno == EINTR ? TT_ERR_INTR : TT_ERR_OS, errno,
                        "netlink sendto()");
-    return 0;
+    return program_len > 0;
 }
 
 static int
@@ -96,8 +107,9 @@ receive_dump(int fd, uint32_t portid, const tt_query *q, void *buf, tt_rows *out
     }
 }
 
-int
-tt_netlink_dump(const tt_query *q, tt_rows *out, tt_error *err)
+/* One dump; *filtered tells whether the kernel was sent the port filter. */
+static int
+dump_once(const tt_query *q, int filter, int *filtered, tt_rows *out, tt_error *err)
 {
     struct sockaddr_nl self;
     socklen_t self_len = sizeof(self);
@@ -107,7 +119,7 @@ tt_netlink_dump(const tt_query *q, tt_rows *out, tt_error *err)
 
     if (fd < 0)
         return tt_fail(err, TT_ERR_OS, errno, "netlink socket()");
-    if (send_request(fd, q, err) < 0)
+    if ((*filtered = send_request(fd, q, filter, err)) < 0)
         goto done;
     /* sendto() bound the socket: learn the port id replies are addressed to. */
     if (getsockname(fd, (struct sockaddr *)&self, &self_len) < 0) {
@@ -124,4 +136,20 @@ done:
     free(buf);
     close(fd);
     return rc;
+}
+
+int
+tt_netlink_dump(const tt_query *q, tt_rows *out, tt_error *err)
+{
+    size_t kept = out->len;
+    int filtered = 0;
+
+    if (dump_once(q, 1, &filtered, out, err) == 0)
+        return 0;
+    /* A kernel whose audit rejects the bytecode answers EINVAL: dump again
+     * unfiltered, and let the decoder filter (it always checks anyway). */
+    if (!filtered || err->kind != TT_ERR_OS || err->code != EINVAL)
+        return -1;
+    out->len = kept;
+    return dump_once(q, 0, &filtered, out, err);
 }

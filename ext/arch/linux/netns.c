@@ -29,10 +29,9 @@
 
 typedef struct {
     int fd;
-    const tt_query *q;
-    tt_rows *out;
+    int (*work)(void *, tt_error *);
+    void *arg;
     tt_error *err;
-    int (*dump)(const tt_query *, tt_rows *, tt_error *);
     int rc;
 } netns_job;
 
@@ -46,15 +45,14 @@ run_job(void *arg)
                           "setns() into the network namespace (entering one needs "
                           "CAP_SYS_ADMIN)");
     else
-        job->rc = job->dump(job->q, job->out, job->err);
+        job->rc = job->work(job->arg, job->err);
     return NULL;
 }
 
 int
-tt_linux_in_netns(int fd, int (*dump)(const tt_query *, tt_rows *, tt_error *),
-                  const tt_query *q, tt_rows *out, tt_error *err)
+tt_linux_in_netns(int fd, int (*work)(void *, tt_error *), void *arg, tt_error *err)
 {
-    netns_job job = {fd, q, out, err, dump, -1};
+    netns_job job = {fd, work, arg, err, -1};
     sigset_t all, old;
     pthread_t thread;
     int e;

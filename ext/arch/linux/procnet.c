@@ -227,12 +227,17 @@ exists(const char *path)
     return 1;
 }
 
-/* Which row of `tables` serves this kernel: /proc/thread-self needs Linux
- * 3.17; before it, /proc/net is the one. */
+int
+tt_linux_has_thread_self(void)
+{
+    return access("/proc/thread-self", F_OK) == 0;
+}
+
+/* Which row of `tables` serves this kernel. */
 static const proc_table *
 tables_here(void)
 {
-    return tables[access("/proc/thread-self", F_OK) == 0 ? 0 : 1];
+    return tables[tt_linux_has_thread_self() ? 0 : 1];
 }
 
 int

@@ -1,0 +1,110 @@
+/* stats(): the TCP counters as a TcpStats structseq, MIB_TCPSTATS's fields
+ * in its order; a field the OS does not report is None. */
+#include "glue.h"
+
+static PyStructSequence_Field stats_fields[] = {
+    {"rto_algorithm", "the retransmission timeout algorithm (MIB_TCP_RTO_*; Linux: 1, other)"},
+    {"rto_min", "the minimum retransmission timeout, in ms"},
+    {"rto_max", "the maximum retransmission timeout, in ms"},
+    {"max_conn", "the connection limit; -1: dynamic, no fixed limit"},
+    {"active_opens", "connections opened by this host (SYN sent)"},
+    {"passive_opens", "connections accepted (SYN received)"},
+    {"attempt_fails", "connection attempts that failed"},
+    {"estab_resets", "established connections reset"},
+    {"curr_estab", "connections now ESTABLISHED or CLOSE_WAIT (a gauge)"},
+    {"in_segs", "segments received"},
+    {"out_segs", "segments sent"},
+    {"retrans_segs", "segments retransmitted"},
+    {"in_errs", "segments received in error"},
+    {"out_rsts", "segments sent with RST"},
+    {"num_conns", "connections in the table (Windows only; None on Linux)"},
+    {NULL, NULL},
+};
+
+static PyStructSequence_Desc stats_desc = {
+    "tcptable.TcpStats",
+    "TCP statistics: MIB_TCPSTATS's fields in its order, 64-bit where the OS offers it.",
+    stats_fields,
+    TT_STAT_COUNT,
+};
+
+int
+ttpy_add_stats_type(PyObject *module, ttpy_state *st)
+{
+    if ((st->stats_type = PyStructSequence_NewType(&stats_desc)) == NULL)
+        return -1;
+    return PyModule_AddObjectRef(module, "TcpStats", (PyObject *)st->stats_type);
+}
+
+static PyObject *
+build_stats(PyTypeObject *type, const tt_stats *s)
+{
+    PyObject *result = PyStructSequence_New(type);
+
+    if (result == NULL)
+        return NULL;
+    for (int i = 0; i < TT_STAT_COUNT; i++) {
+        PyObject *value;
+        if (!(s->has & (1u << i)))
+            value = Py_NewRef(Py_None);
+        else if (i == TT_STAT_MAX_CONN)
+            value = PyLong_FromLongLong((long long)(int64_t)s->value[i]);
+        else
+            value = PyLong_FromUnsignedLongLong(s->value[i]);
+        if (value == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        PyStructSequence_SetItem(result, i, value);
+    }
+    return result;
+}
+
+PyObject *
+ttpy_stats(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"family", "netns", NULL};
+    ttpy_state *st = ttpy_get_state(module);
+    PyObject *family_obj = NULL, *netns = Py_None, *result = NULL;
+    ttpy_netns_arg ns = {-1, 0};
+    int family = AF_INET6;
+    tt_query q;
+    tt_stats s;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$O:stats", keywords, &family_obj, &netns))
+        return NULL;
+    if (family_obj != NULL) {
+        if (family_obj == Py_None) {
+            PyErr_SetString(PyExc_ValueError,
+                            "stats() family must be socket.AF_INET or socket.AF_INET6, not None");
+            return NULL;
+        }
+        if (!ttpy_family_converter(family_obj, &family))
+            return NULL;
+    }
+    if (ttpy_start_query(&q, family, netns, &ns) < 0)
+        goto done;
+    for (int interrupted = 0;; interrupted++) {
+        tt_error err = {0};
+        int rc;
+        Py_BEGIN_ALLOW_THREADS
+        rc = tt_backend_stats(&q, &s, &err);
+        Py_END_ALLOW_THREADS
+        if (rc == 0)
+            break;
+        /* One small read: retried at once after signal handlers ran. */
+        if (err.kind != TT_ERR_INTR || PyErr_CheckSignals() < 0) {
+            if (!PyErr_Occurred())
+                ttpy_raise_backend_error(&err);
+            goto done;
+        }
+        if (interrupted == 100) {
+            ttpy_raise_interrupted(&err, interrupted);
+            goto done;
+        }
+    }
+    result = build_stats(st->stats_type, &s);
+done:
+    ttpy_netns_release(&ns);
+    return result;
+}
