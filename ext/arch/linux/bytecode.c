@@ -43,24 +43,33 @@ put_compare(program *p, uint8_t code, uint16_t port)
 }
 
 /* Ranges of consecutive ports in `set`, written as (lo, hi) pairs into
- * `ranges` up to `max`; returns how many there are (may exceed max). */
+ * `ranges` up to `max`; returns how many there are (may exceed max).  Whole
+ * words inside or outside a range are skipped: a filtered call pays for the
+ * ports it names, not for all 65536. */
 static int
 port_ranges(const tt_port_set *set, uint16_t ranges[][2], int max)
 {
     int n = 0;
     long lo = -1;
 
-    for (long port = 0; port <= 65536; port++) {
-        int in = port < 65536 && TT_HAS_PORT(set, port);
-        if (in && lo < 0)
-            lo = port;
-        else if (!in && lo >= 0) {
-            if (n < max) {
-                ranges[n][0] = (uint16_t)lo;
-                ranges[n][1] = (uint16_t)(port - 1);
+    for (long word = 0; word <= 65536 / 64; word++) {
+        uint64_t bits = word < 65536 / 64 ? set->map[word] : 0;
+        if (bits == (lo >= 0 ? ~(uint64_t)0 : 0))
+            continue;
+        for (long port = word * 64; port < word * 64 + 64; port++) {
+            int in = (bits >> (port & 63)) & 1;
+            if (in && lo < 0)
+                lo = port;
+            else if (!in && lo >= 0) {
+                if (n < max) {
+                    ranges[n][0] = (uint16_t)lo;
+                    ranges[n][1] = (uint16_t)(port - 1);
+                }
+                n++;
+                lo = -1;
             }
-            n++;
-            lo = -1;
+            if (port == 65536)
+                break;
         }
     }
     return n;
