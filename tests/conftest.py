@@ -1,9 +1,10 @@
 import json
 import os
+import socket
 
 import pytest
 from netns import LINUX, private_netns
-from population import standard
+from population import Population, standard
 
 
 @pytest.fixture
@@ -23,6 +24,16 @@ def population():
             yield pop
         finally:
             pop.close()
+
+
+@pytest.fixture
+def one_pair_each(netns):
+    """A private namespace holding one listener and one connection per family."""
+    pop = Population()
+    for family, addr in ((socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.1")):
+        pop.connect(pop.listener(family, addr))
+    yield pop
+    pop.close()
 
 
 @pytest.fixture(params=["netlink", "proc"])

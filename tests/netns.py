@@ -45,6 +45,22 @@ def ip(*args: str) -> None:
 
 
 @contextlib.contextmanager
+def _returning():
+    """Yields libc; on exit, puts the calling thread back in the network
+    namespace it was in."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        yield libc
+    finally:
+        try:
+            if libc.setns(original, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns back to the original namespace")
+        finally:
+            os.close(original)
+
+
+@contextlib.contextmanager
 def private_netns():
     """Enter a new network namespace with ``lo`` up; leave it on exit.  Where
     the runner already isolated this process (ISOLATED), there is nothing to
@@ -57,17 +73,22 @@ def private_netns():
             "needs a private TCP table: a Linux network namespace, or TCPTABLE_ISOLATED=1 "
             "from a runner that made one (tests/windows)"
         )
-    libc = ctypes.CDLL(None, use_errno=True)
-    original = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
+    with _returning() as libc:
         if libc.unshare(CLONE_NEWNET) != 0:
             err = ctypes.get_errno()
             skip_or_fail(f"cannot create a network namespace (needs root): {os.strerror(err)}")
+        ip("link", "set", "lo", "up")
+        yield
+
+
+@contextlib.contextmanager
+def entered(path: str):
+    """The calling thread inside the existing namespace at `path`, then back."""
+    with _returning() as libc:
+        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            ip("link", "set", "lo", "up")
-            yield
+            if libc.setns(target, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"setns into {path}")
         finally:
-            if libc.setns(original, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back to the original namespace")
-    finally:
-        os.close(original)
+            os.close(target)
+        yield

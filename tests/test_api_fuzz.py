@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 import tcptable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from population import Population
 from row_checks import check_rows
 from tcptable import TcpState
 
@@ -67,15 +65,6 @@ def fresh_states(kwargs: dict, states: frozenset | None) -> None:
         kwargs["states"] = list(states)
 
 
-@pytest.fixture
-def population(netns):
-    pop = Population()
-    for family, addr in ((socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.1")):
-        pop.connect(pop.listener(family, addr))
-    yield pop
-    pop.close()
-
-
 def call(fn, args, kwargs):
     try:
         return fn(*args, **kwargs), None
@@ -89,7 +78,7 @@ def call(fn, args, kwargs):
     args=st.lists(values, max_size=2),
     kwargs=st.dictionaries(kwarg_names, values, max_size=3),
 )
-def test_tables(population, family, args, kwargs):
+def test_tables(one_pair_each, family, args, kwargs):
     fn = tcptable.tcp6 if family == socket.AF_INET6 else tcptable.tcp4
     states = valid_states(kwargs.get("states"))
     fresh_states(kwargs, states)
@@ -109,7 +98,7 @@ def test_tables(population, family, args, kwargs):
     args=st.lists(values, max_size=2),
     kwargs=st.dictionaries(kwarg_names, values, max_size=2),
 )
-def test_counts(population, args, kwargs):
+def test_counts(one_pair_each, args, kwargs):
     states = valid_states(kwargs.get("states"))
     fresh_states(kwargs, states)
     family = args[0] if args else kwargs.get("family", socket.AF_INET6)

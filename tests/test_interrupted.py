@@ -42,8 +42,12 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("backend,nr", [("netlink", seccomp.NR_RECVMSG), ("proc", seccomp.NR_READ)])
-def test_signal_handlers_run_and_may_raise(netns, backend, nr):
+BACKENDS = [("netlink", seccomp.NR_RECVMSG), ("proc", seccomp.NR_READ)]
+
+
+def run_filtered(script: str, backend: str, nr: int) -> str:
+    """`script` in a child whose system call `nr` always fails with EINTR;
+    its stdout, once it exited 0 with nothing on stderr."""
     if not seccomp.supported():
         pytest.skip("Linux x86_64 only: the seccomp filter of these tests")
     env = {
@@ -52,14 +56,19 @@ def test_signal_handlers_run_and_may_raise(netns, backend, nr):
         "PYTHONPATH": str(pathlib.Path(__file__).parent),
     }
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(nr)],
+        [sys.executable, "-c", script, str(nr)],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
     )
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == "raised after 3 signals\n"
+    return result.stdout
+
+
+@pytest.mark.parametrize("backend,nr", BACKENDS)
+def test_signal_handlers_run_and_may_raise(netns, backend, nr):
+    assert run_filtered(CHILD, backend, nr) == "raised after 3 signals\n"
 
 
 PERSISTENT = textwrap.dedent(
@@ -78,24 +87,9 @@ PERSISTENT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("backend,nr", [("netlink", seccomp.NR_RECVMSG), ("proc", seccomp.NR_READ)])
+@pytest.mark.parametrize("backend,nr", BACKENDS)
 def test_a_persistent_eintr_ends_the_call(netns, backend, nr):
     """Every recvmsg()/read() fails with EINTR and no handler raises: the call
     gives up with InterruptedError after its bounded tries (about a second of
     pauses), instead of restarting the dump forever at full CPU."""
-    if not seccomp.supported():
-        pytest.skip("Linux x86_64 only: the seccomp filter of these tests")
-    env = {
-        **os.environ,
-        "TCPTABLE_BACKEND": backend,
-        "PYTHONPATH": str(pathlib.Path(__file__).parent),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", PERSISTENT, str(nr)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == f"InterruptedError {errno.EINTR}\n"
+    assert run_filtered(PERSISTENT, backend, nr) == f"InterruptedError {errno.EINTR}\n"

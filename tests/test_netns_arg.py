@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import contextlib
-import ctypes
 import json
 import os
 import pathlib
@@ -26,32 +25,13 @@ import oracles
 import pytest
 import tcptable
 from holders import Holder
-from netns import CLONE_NEWNET, LINUX, ip, private_netns, skip_or_fail
+from netns import LINUX, entered, ip, private_netns, skip_or_fail
 
 pytestmark = pytest.mark.skipif(not LINUX, reason="Linux-only: network namespaces")
 
 
 def thread_netns() -> str:
     return os.readlink("/proc/thread-self/ns/net")
-
-
-@contextlib.contextmanager
-def entered(path: str):
-    """The calling thread inside the namespace at `path`, then back."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    back = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc.setns(target, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns into {path}")
-        try:
-            yield
-        finally:
-            if libc.setns(back, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back")
-    finally:
-        os.close(target)
-        os.close(back)
 
 
 class Space:

@@ -17,7 +17,6 @@ import procmask
 import pytest
 from native_tools import shim_env
 from oracles import counter, ss_rows, without_scopes
-from population import Population
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc")
 
@@ -56,20 +55,11 @@ def run_masked(mask: str, calls, env: dict[str, str]) -> list[dict]:
     return json.loads(proc.stdout)
 
 
-@pytest.fixture
-def population(netns):
-    pop = Population()
-    for family, addr in ((socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.1")):
-        pop.connect(pop.listener(family, addr))
-    yield pop
-    pop.close()
-
-
 def proc_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "TCPTABLE_BACKEND": "proc", **extra}
 
 
-def test_no_tcp6_beside_tcp_is_an_empty_ipv6_table(population):
+def test_no_tcp6_beside_tcp_is_an_empty_ipv6_table(one_pair_each):
     """A kernel without IPv6 has /proc/net/tcp only: tcp6() is () as with
     netlink, and everything that also reads IPv4 keeps working."""
     tcp6, tcp4, both = run_masked(
@@ -81,7 +71,7 @@ def test_no_tcp6_beside_tcp_is_an_empty_ipv6_table(population):
 
 
 @pytest.mark.parametrize("args", [[], ["--count"]])
-def test_the_cli_works_without_tcp6(population, args):
+def test_the_cli_works_without_tcp6(one_pair_each, args):
     proc = subprocess.run(
         [
             sys.executable,
@@ -99,20 +89,20 @@ def test_the_cli_works_without_tcp6(population, args):
     assert "127.0.0.1" in proc.stdout if not args else "ESTABLISHED  2" in proc.stdout
 
 
-def test_no_tables_at_all_is_file_not_found(population):
+def test_no_tables_at_all_is_file_not_found(one_pair_each):
     (tcp6,) = run_masked("hidden", [["tcp6", {}]], proc_env())
     assert tcp6["errno"] == errno.ENOENT and tcp6["error"] == "FileNotFoundError"
     assert "/net/tcp6" in tcp6["message"]
 
 
-def test_a_table_without_its_header_is_malformed(population):
+def test_a_table_without_its_header_is_malformed(one_pair_each):
     """An empty tcp6 (as /dev/null over it reads) is no table: EPROTO, not ()."""
     (tcp6,) = run_masked("empty-tcp6", [["tcp6", {}]], proc_env())
     assert tcp6["errno"] == errno.EPROTO
     assert "parsing /proc/thread-self/net/tcp6" in tcp6["message"]
 
 
-def test_netlink_blocked_and_proc_failing_names_both(population):
+def test_netlink_blocked_and_proc_failing_names_both(one_pair_each):
     """The /proc error keeps why netlink was not used: in its message, and as
     __cause__ (an OSError with netlink's errno)."""
     env = shim_env(TT_SHIM_NETLINK_ERRNO=str(errno.EAFNOSUPPORT), TCPTABLE_BACKEND="")
@@ -125,7 +115,7 @@ def test_netlink_blocked_and_proc_failing_names_both(population):
         assert outcome["context_is_cause"]
 
 
-def test_netlink_blocked_falls_back_to_proc_without_tcp6(population):
+def test_netlink_blocked_falls_back_to_proc_without_tcp6(one_pair_each):
     env = shim_env(TT_SHIM_NETLINK_ERRNO=str(errno.EPERM), TCPTABLE_BACKEND="")
     tcp6, tcp4 = run_masked("no-tcp6", [["tcp6", {}], ["tcp4", {}]], env)
     assert tcp6 == {"rows": []}

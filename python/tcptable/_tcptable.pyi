@@ -4,6 +4,12 @@ from typing import Final, Literal, final, overload
 
 from .state import TcpState
 
+# Typing only: what every structseq type has.
+class _StructSeq:
+    n_fields: Final[int]
+    n_sequence_fields: Final[int]
+    n_unnamed_fields: Final[int]
+
 # Typing only: the fields both row types have by name, beyond the tuple
 # (tests/test_rows_and_states.py checks these stubs against the row types).
 class _ByName:
@@ -19,10 +25,7 @@ class _ByName:
     def tx_queue(self) -> int | None: ...
 
 @final
-class Tcp6Row(tuple[TcpState, str, int, int, str, int, int], _ByName):
-    n_fields: Final[int]
-    n_sequence_fields: Final[int]
-    n_unnamed_fields: Final[int]
+class Tcp6Row(tuple[TcpState, str, int, int, str, int, int], _ByName, _StructSeq):
     @property
     def state(self) -> TcpState: ...
     @property
@@ -39,10 +42,7 @@ class Tcp6Row(tuple[TcpState, str, int, int, str, int, int], _ByName):
     def remote_port(self) -> int: ...
 
 @final
-class Tcp4Row(tuple[TcpState, str, int, str, int], _ByName):
-    n_fields: Final[int]
-    n_sequence_fields: Final[int]
-    n_unnamed_fields: Final[int]
+class Tcp4Row(tuple[TcpState, str, int, str, int], _ByName, _StructSeq):
     @property
     def state(self) -> TcpState: ...
     @property
@@ -59,11 +59,9 @@ _Ports = Iterable[int] | None
 
 @final
 class TcpStats(
-    tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int | None]
+    tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int | None],
+    _StructSeq,
 ):
-    n_fields: Final[int]
-    n_sequence_fields: Final[int]
-    n_unnamed_fields: Final[int]
     @property
     def rto_algorithm(self) -> int: ...
     @property
@@ -96,10 +94,7 @@ class TcpStats(
     def num_conns(self) -> int | None: ...
 
 @final
-class Namespace(tuple[int, str, tuple[int, ...]]):
-    n_fields: Final[int]
-    n_sequence_fields: Final[int]
-    n_unnamed_fields: Final[int]
+class Namespace(tuple[int, str, tuple[int, ...]], _StructSeq):
     @property
     def inode(self) -> int: ...
     @property

@@ -39,37 +39,42 @@ find_stats2(void)
 
 #define SIGNED_MAX_CONN(d) ((uint64_t)(int64_t)(int32_t)(d)) /* (DWORD)-1: dynamic */
 
-int
-tt_backend_stats(const tt_query *q, tt_stats *out, tt_error *err)
+/* GetTcpStatisticsEx's 32-bit answer in the Windows 10 layout. */
+static ULONG
+stats_ex(tt_mib_tcpstats2 *out, ULONG family)
 {
-    stats2_fn stats2 = find_stats2();
-    ULONG rc;
+    MIB_TCPSTATS s;
+    ULONG rc = GetTcpStatisticsEx(&s, family);
 
-    memset(out, 0, sizeof(*out));
-    if (stats2 != NULL) {
-        tt_mib_tcpstats2 s;
-        if ((rc = stats2(&s, (ULONG)q->family)) != NO_ERROR)
-            return tt_fail(err, TT_ERR_WIN, (long)rc, "GetTcpStatisticsEx2");
-        uint64_t v[TT_STAT_COUNT] = {
-            s.RtoAlgorithm,  s.dwRtoMin,       s.dwRtoMax,       SIGNED_MAX_CONN(s.dwMaxConn),
-            s.dwActiveOpens, s.dwPassiveOpens, s.dwAttemptFails, s.dwEstabResets,
-            s.dwCurrEstab,   s.dw64InSegs,     s.dw64OutSegs,    s.dwRetransSegs,
-            s.dwInErrs,      s.dwOutRsts,      s.dwNumConns,
-        };
-        memcpy(out->value, v, sizeof(v));
-    }
-    else {
-        MIB_TCPSTATS s;
-        if ((rc = GetTcpStatisticsEx(&s, (ULONG)q->family)) != NO_ERROR)
-            return tt_fail(err, TT_ERR_WIN, (long)rc, "GetTcpStatisticsEx");
-        uint64_t v[TT_STAT_COUNT] = {
-            s.dwRtoAlgorithm, s.dwRtoMin,       s.dwRtoMax,       SIGNED_MAX_CONN(s.dwMaxConn),
+    if (rc == NO_ERROR) {
+        tt_mib_tcpstats2 wide = {
+            s.dwRtoAlgorithm, s.dwRtoMin,       s.dwRtoMax,       s.dwMaxConn,
             s.dwActiveOpens,  s.dwPassiveOpens, s.dwAttemptFails, s.dwEstabResets,
             s.dwCurrEstab,    s.dwInSegs,       s.dwOutSegs,      s.dwRetransSegs,
             s.dwInErrs,       s.dwOutRsts,      s.dwNumConns,
         };
-        memcpy(out->value, v, sizeof(v));
+        *out = wide;
     }
+    return rc;
+}
+
+int
+tt_backend_stats(const tt_query *q, tt_stats *out, tt_error *err)
+{
+    stats2_fn stats2 = find_stats2();
+    tt_mib_tcpstats2 s;
+    ULONG rc = stats2 != NULL ? stats2(&s, (ULONG)q->family) : stats_ex(&s, (ULONG)q->family);
+
+    if (rc != NO_ERROR)
+        return tt_fail(err, TT_ERR_WIN, (long)rc,
+                       stats2 != NULL ? "GetTcpStatisticsEx2" : "GetTcpStatisticsEx");
+    uint64_t v[TT_STAT_COUNT] = {
+        s.RtoAlgorithm,  s.dwRtoMin,       s.dwRtoMax,       SIGNED_MAX_CONN(s.dwMaxConn),
+        s.dwActiveOpens, s.dwPassiveOpens, s.dwAttemptFails, s.dwEstabResets,
+        s.dwCurrEstab,   s.dw64InSegs,     s.dw64OutSegs,    s.dwRetransSegs,
+        s.dwInErrs,      s.dwOutRsts,      s.dwNumConns,
+    };
+    memcpy(out->value, v, sizeof(v));
     out->has = (1u << TT_STAT_COUNT) - 1;
     return 0;
 }
