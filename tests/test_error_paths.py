@@ -191,9 +191,9 @@ def test_out_of_memory_mid_table(big_population, backend, fail_from, first_call)
 
 
 # Allocations of one tcp6(pids=True) call on the small population: the
-# receive (or /proc read) buffer, the row array, the owner map's two arrays
-# and the /proc walk's two directory buffers.
-ALLOCS_WITH_OWNERS = 6
+# receive (or /proc read) buffer, the row array, the owner map's slots and
+# the /proc walk's two directory buffers.
+ALLOCS_WITH_OWNERS = 5
 
 
 @pytest.mark.parametrize("backend", ["netlink", "proc"])
