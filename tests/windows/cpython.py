@@ -52,8 +52,9 @@ MANIFEST = runpy.run_path(str(ROOT / "ext" / "manifest.py"))
 REQUIRE = wine.REQUIRE
 # Tests that must pass per version: well above what a smoke test would be.
 MIN_PASSED = 150
-# Windows-side test dependencies, from wheels for win_amd64.
-TEST_REQUIREMENTS = ["pytest", "hypothesis", "psutil"]
+# Windows-side test dependencies: wheels for win_amd64, pinned by version and
+# sha256 (pip checks them: --require-hashes).
+TEST_REQUIREMENTS = HERE / "requirements.txt"
 MACHINE = {"amd64": 0x8664, "arm64": 0xAA64}
 
 
@@ -412,7 +413,9 @@ def install_test_requirements(runtime: Runtime) -> None:
         "--implementation",
         "cp",
         "--only-binary=:all:",
-        *TEST_REQUIREMENTS,
+        "--require-hashes",
+        "-r",
+        TEST_REQUIREMENTS,
     ]
     try:
         run(cmd, timeout=900)
