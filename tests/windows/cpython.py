@@ -14,8 +14,10 @@ a module's tests share one namespace, and a test that asks for a namespace
 of its own (the `netns` fixture) gets one.  The inner processes see
 TCPTABLE_ISOLATED=1 (tests/netns.py).
 
-Every download is pinned by version and sha256 and cached in
-$TCPTABLE_WINDOWS_CACHE (default ~/.cache/tcptable-windows).  A missing
+Every download is pinned by version and sha256: the runtimes, headers and
+zig here, cached in $TCPTABLE_WINDOWS_CACHE (default
+~/.cache/tcptable-windows); the Windows test dependencies in
+requirements.txt, which pip checks and caches itself.  A missing
 piece (download, Wine, mingw-w64, zig, gendef) skips the stage with its
 reason, or fails it under TCPTABLE_REQUIRE_WINE=1, as CI sets.  The stage
 fails on any failed test, on a collection error, and when fewer than
