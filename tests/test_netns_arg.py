@@ -300,12 +300,16 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def json_rows(text: str, key: str | None = None) -> dict:
-    """{netns: Counter of Rows} from --json lines (netns None without `key`)."""
+def json_rows(text: str, shown: bool = False) -> dict:
+    """{namespace inode: Counter of Rows} from --json lines (the one key None
+    unless namespaces are `shown`, with "netns" and "netns_inode")."""
     found: dict = collections.defaultdict(collections.Counter)
     for line in text.splitlines():
         data = json.loads(line)
-        where = data.pop(key) if key else None
+        where = None
+        if shown:
+            path, where = data.pop("netns"), data.pop("netns_inode")
+            assert path.startswith(("/run/netns/", "/proc/"))
         found[where][oracles.Row(**data)] += 1
     return found
 
@@ -327,8 +331,7 @@ def test_cli_all_namespaces_names_each_rows_namespace(spaces):
     own, named, held = spaces
     out = cli("--all-namespaces", "--json")
     assert (out.returncode, out.stderr) == (0, "")
-    found = json_rows(out.stdout, "netns")
-    by_inode = {os.stat(path).st_ino: rows for path, rows in found.items()}
+    by_inode = json_rows(out.stdout, shown=True)
     for space in (named, held):
         assert by_inode[os.stat(space.path).st_ino] == both_families(space)
     mine = by_inode[os.stat("/proc/thread-self/ns/net").st_ino]

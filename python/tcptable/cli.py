@@ -112,11 +112,12 @@ def _netns_path(value: str) -> str:
     return value if "/" in value else f"/run/netns/{value}"
 
 
-def _targets(args: argparse.Namespace) -> list[str | None]:
-    """The namespaces to read: None is the caller's."""
+def _targets(args: argparse.Namespace) -> list[tuple[str | None, int | None]]:
+    """The namespaces to read, as (path, inode): (None, None) is the caller's;
+    the inode is known (and shown) with --all-namespaces only."""
     if args.all_namespaces:
-        return [ns.path for ns in namespaces()]
-    return [_netns_path(args.netns) if args.netns else None]
+        return [(ns.path, ns.inode) for ns in namespaces()]
+    return [(_netns_path(args.netns) if args.netns else None, None)]
 
 
 def _filters(args: argparse.Namespace) -> dict:
@@ -185,7 +186,7 @@ def _run(args: argparse.Namespace) -> str:
     out: list[str] = []
     labels: list[str] = []
     rows: list = []
-    for netns in _targets(args):
+    for netns, inode in _targets(args):
         prefix = (netns,) if shown else ()
         try:
             if args.count:
@@ -201,7 +202,9 @@ def _run(args: argparse.Namespace) -> str:
         if args.count or args.stats:
             continue
         if args.json:
-            extra = {"netns": netns} if shown else {}
+            # The inode names the namespace for good; a /proc/PID path only
+            # while that process lives.
+            extra = {"netns": netns, "netns_inode": inode} if shown else {}
             out += [json.dumps({**row_dict(row), **extra}) + "\n" for row in found]
         else:
             rows += found
