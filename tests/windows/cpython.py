@@ -416,6 +416,11 @@ def install_test_requirements(runtime: Runtime) -> None:
         "cp",
         "--only-binary=:all:",
         "--require-hashes",
+        # Exactly the pins: pip would judge markers and Requires-Python by the
+        # interpreter running it, not by --python-version; requirements.txt
+        # lists every dependency the target versions need.
+        "--no-deps",
+        "--ignore-requires-python",
         "-r",
         TEST_REQUIREMENTS,
     ]
