@@ -46,6 +46,15 @@ typedef struct {
 } tt_port_set;
 #define TT_HAS_PORT(set, p) (((set)->map[(p) >> 6] >> ((p) & 63)) & 1u)
 
+static inline void
+tt_port_set_add(tt_port_set *set, uint16_t port)
+{
+    if (!TT_HAS_PORT(set, port)) {
+        set->map[port >> 6] |= (uint64_t)1 << (port & 63);
+        set->count++;
+    }
+}
+
 /* What the glue asks a backend for. */
 typedef enum {
     TT_SOURCE_ANY = 0, /* Linux: netlink, /proc where netlink is unavailable */

@@ -54,39 +54,32 @@ add_state(PyObject *item, tt_state_set *set)
     return 0;
 }
 
-int
-ttpy_states_converter(PyObject *obj, void *arg)
+/* Calls add(item, ctx) for each item of `obj`, an iterable (not a str,
+ * bytes or int, which are mistakes here) of `what`; 1, or 0 with an exception
+ * set, naming the argument `name`.  Duplicates are legal, so an endless
+ * iterable must stay interruptible (Ctrl-C) rather than be cut off. */
+static int
+for_each_item(PyObject *obj, const char *name, const char *what,
+              int (*add)(PyObject *item, void *ctx), void *ctx)
 {
-    ttpy_states_arg *out = arg;
     PyObject *iter, *item;
-    tt_state_set set = 0;
 
-    if (obj == Py_None) {
-        out->set = TT_ALL_STATES;
-        return 1;
-    }
     if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyByteArray_Check(obj) ||
         PyLong_Check(obj)) {
-        PyErr_Format(PyExc_TypeError,
-                     "states must be an iterable of TcpState or None, not %R", obj);
+        PyErr_Format(PyExc_TypeError, "%s must be an iterable of %s or None, not %R", name, what,
+                     obj);
         return 0;
     }
     if ((iter = PyObject_GetIter(obj)) == NULL) {
         if (PyErr_ExceptionMatches(PyExc_TypeError)) {
             PyErr_Clear();
-            PyErr_Format(PyExc_TypeError,
-                         "states must be an iterable of TcpState or None, not %.200s",
-                         Py_TYPE(obj)->tp_name);
+            PyErr_Format(PyExc_TypeError, "%s must be an iterable of %s or None, not %.200s",
+                         name, what, Py_TYPE(obj)->tp_name);
         }
         return 0;
     }
     while ((item = PyIter_Next(iter)) != NULL) {
-        /* Duplicates are legal, so an endless iterable must stay
-         * interruptible (Ctrl-C) rather than be cut off. */
-        int rc = PyErr_CheckSignals() < 0 || check_state_item(out->st, item) < 0 ||
-                         add_state(item, &set) < 0
-                     ? -1
-                     : 0;
+        int rc = PyErr_CheckSignals() < 0 || add(item, ctx) < 0 ? -1 : 0;
         Py_DECREF(item);
         if (rc < 0) {
             Py_DECREF(iter);
@@ -94,15 +87,41 @@ ttpy_states_converter(PyObject *obj, void *arg)
         }
     }
     Py_DECREF(iter);
-    if (PyErr_Occurred())
+    return PyErr_Occurred() ? 0 : 1;
+}
+
+typedef struct {
+    ttpy_state *st;
+    tt_state_set set;
+} states_ctx;
+
+static int
+add_state_item(PyObject *item, void *arg)
+{
+    states_ctx *ctx = arg;
+    return check_state_item(ctx->st, item) < 0 ? -1 : add_state(item, &ctx->set);
+}
+
+int
+ttpy_states_converter(PyObject *obj, void *arg)
+{
+    ttpy_states_arg *out = arg;
+    states_ctx ctx = {out->st, 0};
+
+    if (obj == Py_None) {
+        out->set = TT_ALL_STATES;
+        return 1;
+    }
+    if (!for_each_item(obj, "states", "TcpState", add_state_item, &ctx))
         return 0;
-    out->set = set;
+    out->set = ctx.set;
     return 1;
 }
 
 static int
-add_port(ttpy_ports_arg *out, PyObject *item)
+add_port(PyObject *item, void *arg)
 {
+    ttpy_ports_arg *out = arg;
     long port;
 
     if (!PyLong_Check(item) || PyBool_Check(item)) {
@@ -120,10 +139,7 @@ add_port(ttpy_ports_arg *out, PyObject *item)
         PyErr_Format(PyExc_ValueError, "%s: %R is not a port (0 to 65535)", out->name, item);
         return -1;
     }
-    if (!TT_HAS_PORT(&out->set, port)) {
-        out->set.map[port >> 6] |= (uint64_t)1 << (port & 63);
-        out->set.count++;
-    }
+    tt_port_set_add(&out->set, (uint16_t)port);
     return 0;
 }
 
@@ -131,37 +147,10 @@ int
 ttpy_ports_converter(PyObject *obj, void *arg)
 {
     ttpy_ports_arg *out = arg;
-    PyObject *iter, *item;
 
     memset(&out->set, 0, sizeof(out->set));
     out->given = obj != Py_None;
-    if (!out->given)
-        return 1;
-    if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyByteArray_Check(obj) ||
-        PyLong_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "%s must be an iterable of ints or None, not %R",
-                     out->name, obj);
-        return 0;
-    }
-    if ((iter = PyObject_GetIter(obj)) == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "%s must be an iterable of ints or None, not %.200s",
-                         out->name, Py_TYPE(obj)->tp_name);
-        }
-        return 0;
-    }
-    while ((item = PyIter_Next(iter)) != NULL) {
-        /* An endless iterable stays interruptible, as for states. */
-        int rc = PyErr_CheckSignals() < 0 || add_port(out, item) < 0 ? -1 : 0;
-        Py_DECREF(item);
-        if (rc < 0) {
-            Py_DECREF(iter);
-            return 0;
-        }
-    }
-    Py_DECREF(iter);
-    return PyErr_Occurred() ? 0 : 1;
+    return !out->given || for_each_item(obj, out->name, "ints", add_port, out);
 }
 
 int

@@ -13,7 +13,7 @@
 #define MAX_PAUSE_US 10000
 
 int
-ttpy_collect(const tt_query *q, int sort, tt_rows *rows)
+ttpy_run_backend(int (*call)(void *arg, tt_error *err), void *arg)
 {
     unsigned long pause = FIRST_PAUSE_US;
 
@@ -22,19 +22,16 @@ ttpy_collect(const tt_query *q, int sort, tt_rows *rows)
         int rc;
 
         Py_BEGIN_ALLOW_THREADS
-        rc = tt_backend_dump(q, rows, &err);
-        if (rc == 0 && sort)
-            rc = tt_rows_sort(rows, &err);
+        rc = call(arg, &err);
         Py_END_ALLOW_THREADS
 
         if (rc == 0)
             return 0;
-        rows->len = 0;
         if (err.kind != TT_ERR_INTR) {
             ttpy_raise_backend_error(&err);
             return -1;
         }
-        /* Let Python signal handlers run (and raise) before the dump starts
+        /* Let Python signal handlers run (and raise) before the call starts
          * again. */
         if (PyErr_CheckSignals() < 0)
             return -1;
@@ -47,6 +44,33 @@ ttpy_collect(const tt_query *q, int sort, tt_rows *rows)
         Py_END_ALLOW_THREADS
         pause = pause * 2 > MAX_PAUSE_US ? MAX_PAUSE_US : pause * 2;
     }
+}
+
+typedef struct {
+    const tt_query *q;
+    int sort;
+    tt_rows *rows;
+} collect_job;
+
+/* One dump (and sort); a failed one leaves no rows for the next try. */
+static int
+collect_once(void *arg, tt_error *err)
+{
+    collect_job *job = arg;
+    int rc = tt_backend_dump(job->q, job->rows, err);
+
+    if (rc == 0 && job->sort)
+        rc = tt_rows_sort(job->rows, err);
+    if (rc < 0)
+        job->rows->len = 0;
+    return rc;
+}
+
+int
+ttpy_collect(const tt_query *q, int sort, tt_rows *rows)
+{
+    collect_job job = {q, sort, rows};
+    return ttpy_run_backend(collect_once, &job);
 }
 
 int

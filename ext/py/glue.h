@@ -79,9 +79,11 @@ void ttpy_netns_release(ttpy_netns_arg *ns);
 void ttpy_raise_backend_error(const tt_error *err);
 void ttpy_raise_interrupted(const tt_error *err, int attempts);
 
-/* calls.c: ttpy_collect() runs the backend for `q` without the GIL (and
- * sorts with `sort`), restarting after EINTR once signal handlers ran; 0, or
- * -1 with an exception set. */
+/* calls.c: ttpy_run_backend() runs call(arg, &err) without the GIL, again
+ * after each EINTR once signal handlers ran (pausing between tries, up to a
+ * bound); 0, or -1 with an exception set.  ttpy_collect() runs the dump for
+ * `q` that way (and sorts with `sort`). */
+int ttpy_run_backend(int (*call)(void *arg, tt_error *err), void *arg);
 int ttpy_collect(const tt_query *q, int sort, tt_rows *rows);
 /* A query of `family` with TCPTABLE_BACKEND's source and the namespace
  * `netns` opened into *ns, which the caller releases on every path. */

@@ -60,6 +60,18 @@ build_stats(PyTypeObject *type, const tt_stats *s)
     return result;
 }
 
+typedef struct {
+    const tt_query *q;
+    tt_stats stats;
+} stats_job;
+
+static int
+stats_once(void *arg, tt_error *err)
+{
+    stats_job *job = arg;
+    return tt_backend_stats(job->q, &job->stats, err);
+}
+
 PyObject *
 ttpy_stats(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -69,7 +81,7 @@ ttpy_stats(PyObject *module, PyObject *args, PyObject *kwargs)
     ttpy_netns_arg ns = {-1, 0};
     int family = AF_INET6;
     tt_query q;
-    tt_stats s;
+    stats_job job = {.q = &q};
 
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$O:stats", keywords, &family_obj, &netns))
         return NULL;
@@ -84,26 +96,9 @@ ttpy_stats(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     if (ttpy_start_query(&q, family, netns, &ns) < 0)
         goto done;
-    for (int interrupted = 0;; interrupted++) {
-        tt_error err = {0};
-        int rc;
-        Py_BEGIN_ALLOW_THREADS
-        rc = tt_backend_stats(&q, &s, &err);
-        Py_END_ALLOW_THREADS
-        if (rc == 0)
-            break;
-        /* One small read: retried at once after signal handlers ran. */
-        if (err.kind != TT_ERR_INTR || PyErr_CheckSignals() < 0) {
-            if (!PyErr_Occurred())
-                ttpy_raise_backend_error(&err);
-            goto done;
-        }
-        if (interrupted == 100) {
-            ttpy_raise_interrupted(&err, interrupted);
-            goto done;
-        }
-    }
-    result = build_stats(st->stats_type, &s);
+    if (ttpy_run_backend(stats_once, &job) < 0)
+        goto done;
+    result = build_stats(st->stats_type, &job.stats);
 done:
     ttpy_netns_release(&ns);
     return result;

@@ -122,15 +122,6 @@ ranges(const tt_port_set *set)
     return n;
 }
 
-static void
-add(tt_port_set *set, uint16_t port)
-{
-    if (!TT_HAS_PORT(set, port)) {
-        set->map[port >> 6] |= (uint64_t)1 << (port & 63);
-        set->count++;
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -154,7 +145,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint16_t port = (uint16_t)(data[i + 1] << 8 | data[i + 2]);
         unsigned run_len = (data[i] >> 1) & 7;
         for (unsigned k = 0; k <= run_len && port + k <= 65535; k++)
-            add(set, (uint16_t)(port + k));
+            tt_port_set_add(set, (uint16_t)(port + k));
         probes[n_probes++] = port;
         probes[n_probes++] = (uint16_t)(port - 1);
         probes[n_probes++] = (uint16_t)(port + run_len + 1);

@@ -133,7 +133,8 @@ add_named(tt_namespaces *all, tt_error *err)
     while (rc == 0 && (d = readdir(dir)) != NULL) {
         char path[sizeof(((tt_namespace *)0)->path)];
         struct stat st;
-        int fd, kind;
+        tt_error ignored;
+        int fd, ok;
 
         if (d->d_name[0] == '.' ||
             snprintf(path, sizeof(path), RUN_NETNS "/%s", d->d_name) >= (int)sizeof(path))
@@ -141,12 +142,10 @@ add_named(tt_namespaces *all, tt_error *err)
         /* A name whose mount is gone is an empty file, not a namespace. */
         if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
             continue;
-        kind = ioctl(fd, NS_GET_NSTYPE);
-        if (kind != CLONE_NEWNET || fstat(fd, &st) < 0) {
-            close(fd);
-            continue;
-        }
+        ok = tt_netns_check(fd, &ignored) == TT_NETNS_OK && fstat(fd, &st) == 0;
         close(fd);
+        if (!ok)
+            continue;
         if (entry_for(all, (uint64_t)st.st_ino, path, err) == NULL)
             rc = -1;
     }
