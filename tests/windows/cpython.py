@@ -21,7 +21,8 @@ requirements.txt, which pip checks and caches itself.  A missing
 piece (download, Wine, mingw-w64, zig, gendef) skips the stage with its
 reason, or fails it under TCPTABLE_REQUIRE_WINE=1, as CI sets.  The stage
 fails on any failed test, on a collection error, and when fewer than
-MIN_PASSED tests pass for a version.
+MIN_PASSED tests pass for a version (when tests are named on the command
+line, as while working on them, when none passes).
 """
 
 from __future__ import annotations
@@ -514,12 +515,12 @@ class Session:
             shutil.rmtree(layer, ignore_errors=True)
 
 
-def plan_groups(session: Session, python: Path, out: Path) -> list[list[str]]:
+def plan_groups(session: Session, python: Path, out: Path, tests: list[str]) -> list[list[str]]:
     """Test ids in groups that each get a namespace: a module's tests
     together, and apart every test that asks for a namespace of its own."""
     plan = out / "plan.json"
     proc = session.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only", "tests"],
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only", *tests],
         timeout=600,
         TCPTABLE_ISOLATION_PLAN=winpath(plan),
     )
@@ -560,31 +561,29 @@ def read_junit(path: Path) -> Outcome:
     return outcome
 
 
-def run_suite(session: Session, python: Path, out: Path, jobs: int) -> Outcome:
-    groups = plan_groups(session, python, out)
+def run_suite(session: Session, python: Path, out: Path, jobs: int, tests: list[str]) -> Outcome:
+    groups = plan_groups(session, python, out, tests)
     log(f"{sum(map(len, groups))} tests collected, in {len(groups)} namespaces")
     total = Outcome(0, Counter(), [])
 
     def one(i: int, ids: list[str]) -> Outcome:
         junit = out / f"junit-{i}.xml"
-        proc = session.run(
-            [
-                python,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--junitxml",
-                winpath(junit),
-                *ids,
-            ]
-        )
+        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml", winpath(junit)]
+        proc = session.run([*cmd, *ids])
+        if not junit.exists():
+            # Now and then (once in some 600 sessions) a Wine session ends
+            # at once, silent, before Python runs: said here, and tried
+            # once more; a test that kills Python fails both times.
+            log(f"  no report from {ids[0]}... (exit {proc.returncode}): running it again")
+            proc = session.run([*cmd, *ids])
         if not junit.exists():
             return Outcome(
                 0,
                 Counter(),
-                [f"{ids[0]}...: no report\n{proc.stdout[-3000:]}{proc.stderr[-1000:]}"],
+                [
+                    f"{ids[0]}...: no report twice (exit {proc.returncode})\n"
+                    f"{proc.stdout[-3000:]}{proc.stderr[-1000:]}"
+                ],
             )
         return read_junit(junit)
 
@@ -596,7 +595,7 @@ def run_suite(session: Session, python: Path, out: Path, jobs: int) -> Outcome:
     return total
 
 
-def stage(version: str, out: Path, jobs: int) -> bool:
+def stage(version: str, out: Path, jobs: int, tests: list[str]) -> bool:
     """Builds and tests one version; True when every check held."""
     start = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -625,7 +624,7 @@ def stage(version: str, out: Path, jobs: int) -> bool:
     )
     session.work.mkdir(parents=True, exist_ok=True)
     session.create_prefix(runtime.root / "python.exe")
-    outcome = run_suite(session, runtime.root / "python.exe", out, jobs)
+    outcome = run_suite(session, runtime.root / "python.exe", out, jobs, tests)
     log(
         f"CPython {version} under Wine: {outcome.passed} passed, "
         f"{outcome.skipped.total()} skipped, {len(outcome.failed)} failed "
@@ -635,10 +634,11 @@ def stage(version: str, out: Path, jobs: int) -> bool:
         log(f"  skipped {n}: {reason}")
     for failure in outcome.failed:
         log(f"  FAILED {failure}")
-    if outcome.passed < MIN_PASSED:
+    least = MIN_PASSED if tests == ["tests"] else 1  # a chosen few: at least one
+    if outcome.passed < least:
         log(
             f"only {outcome.passed} tests passed under CPython {version}: fewer than "
-            f"{MIN_PASSED}, this stage would prove too little"
+            f"{least}, this stage would prove too little"
         )
         return False
     return not outcome.failed
@@ -661,6 +661,9 @@ def main() -> int:
     )
     parser.add_argument("--jobs", type=int, default=4, help="sessions at once (default 4)")
     parser.add_argument("--out", type=Path, help="work folder (default: a temporary one)")
+    parser.add_argument(
+        "tests", nargs="*", default=["tests"], help="what pytest runs (default: tests)"
+    )
     args = parser.parse_args()
     required = os.environ.get(REQUIRE) == "1"
     reason = missing_tools()
@@ -671,7 +674,7 @@ def main() -> int:
     try:
         ok = True
         for version in args.versions:
-            ok = stage(version, out / version, args.jobs) and ok
+            ok = stage(version, out / version, args.jobs, args.tests) and ok
         return 0 if ok else 1
     except Missing as e:
         log(f"{'FAILED' if required else 'skipped'}: {e}")
