@@ -1,6 +1,7 @@
 """How close tcptable comes to the kernel's limit: one command, run as root.
 
     python benchmarks/bench.py [--connections N] [--ipv4] [--rounds R] [--clock cpu|wall]
+    python benchmarks/bench.py --scaling [--sizes 1000,3000,...] [--chart PNG]
 
 Re-executes itself in a private network namespace (``unshare --net``), builds
 N established connections there (2N rows), and times every contender
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import importlib.util
+import math
 import os
 import random
 import resource
@@ -400,6 +403,115 @@ def report(times: dict[str, float], names: list[str]) -> None:
         print(f"| `{name}` | {times[name] * 1e3:.3f} ms | {times[name] / limit:.2f} |")
 
 
+SCALING_SIZES = "1000,3000,10000,30000,100000"
+SCALING_BUDGET = 30.0  # seconds of calls per size: psutil takes seconds per call at 100,000 rows
+SCALING_LEAST_ROUNDS = 5
+CHART = os.path.join(ROOT, "docs", "scaling.png")
+
+
+def affordable_rounds(calls, most: int) -> int:
+    """Rounds of `calls` that fit SCALING_BUDGET, judged by one untimed round:
+    at least SCALING_LEAST_ROUNDS and at most `most`."""
+    start = time.perf_counter()
+    for _, fn in calls:
+        fn()
+    per_round = time.perf_counter() - start
+    return min(most, max(SCALING_LEAST_ROUNDS, int(SCALING_BUDGET / per_round)))
+
+
+def slope(rows: list[int], seconds: list[float]) -> float:
+    """Log-log slope between the two largest tables: 1 is linear growth."""
+    return math.log(seconds[-1] / seconds[-2]) / math.log(rows[-1] / rows[-2])
+
+
+def draw_scaling(path: str, rows: list[int], series: dict[str, list[float]], title: str) -> None:
+    """One log-log chart of milliseconds per call against rows.  The series'
+    names go into the PNG's Description too, for readers without eyes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
+    limit = next(iter(series))
+    # Slowest first, so that the legend reads in the lines' order; the limit
+    # dashed and black, as lines that hug it would hide it.
+    for name, seconds in sorted(series.items(), key=lambda item: -item[1][-1]):
+        style = {"color": "black", "linestyle": "--", "zorder": 3} if name == limit else {}
+        ax.loglog(rows, [s * 1e3 for s in seconds], marker="o", label=name, **style)
+    plain = FuncFormatter(lambda value, _: f"{value:,g}")
+    ax.set_xticks(rows, minor=False)  # the sizes measured, no others
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(plain)
+    ax.yaxis.set_major_formatter(plain)
+    ax.set_xlabel("rows in the table")
+    ax.set_ylabel("time per call (ms)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    # No Software entry: the file changes only when the figures do.
+    fig.savefig(path, metadata={"Software": None, "Description": "\n".join(series)})
+    plt.close(fig)
+
+
+def report_scaling(rows: list[int], series: dict[str, list[float]]) -> None:
+    """Prints milliseconds per call at each size; the first series is the limit."""
+    limit = next(iter(series.values()))
+    print(f"| call | {' | '.join(f'{r:,} rows' for r in rows)} | slope | x limit |")
+    print(f"| --- |{' ---: |' * (len(rows) + 2)}")
+    for name, seconds in series.items():
+        cells = " | ".join(f"{s * 1e3:.3f} ms" for s in seconds)
+        growth = f"{slope(rows, seconds):.2f}" if len(rows) > 1 else "-"
+        print(f"| `{name}` | {cells} | {growth} | {seconds[-1] / limit[-1]:.2f} |")
+
+
+def scaling(bare, family: int, args) -> int:
+    """Time per call from the smallest table to the largest: one population,
+    grown size by size (size/2 connections), each size timed as the table
+    scenario times it, without its keyword variants (sort=, states=), which
+    would only crowd the chart.  Prints the table, draws the chart."""
+    if importlib.util.find_spec("matplotlib") is None:  # known before minutes of measuring
+        sys.exit("--scaling needs matplotlib: pip install -r benchmarks/requirements.txt")
+    import tcptable
+    from connections import Connections
+
+    table = tcptable.tcp6 if family == socket.AF_INET6 else tcptable.tcp4
+    calls, _ = table_scenario(bare, None, family)
+    calls = [(name, fn) for name, fn in calls if "=" not in name]
+    held, built, rows, times = [], 0, [], []
+    print(f"{machine()}; {args.clock} time")
+    try:
+        for size in args.sizes:
+            start = time.monotonic()
+            if size // 2 > built:
+                held.append(Connections(family, size // 2 - built))
+                built = size // 2
+            rows.append(bare(family, ALL_STATES))
+            rounds = affordable_rounds(calls, args.rounds)
+            print(
+                f"{built} connections (grown in {time.monotonic() - start:.1f} s); "
+                f"{len(table())} rows in the table (bare dump: {rows[-1]}); {rounds} rounds"
+            )
+            times.append(time_interleaved(calls, rounds, CLOCKS[args.clock]))
+    finally:
+        for conns in held:
+            conns.close()
+    series = {name: [t[name] for t in times] for name, _ in calls}
+    print()
+    report_scaling(rows, series)
+    if len(rows) > 1:
+        print(
+            f"\nslope: of the log-log line from {rows[-2]:,} to {rows[-1]:,} rows "
+            f"(1 is linear); x limit: at {rows[-1]:,} rows"
+        )
+    draw_scaling(args.chart, rows, series, f"{machine()}; {args.clock} time, medians")
+    print(f"chart: {args.chart}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -410,7 +522,29 @@ def main() -> int:
         help="established connections to build (2 rows each); default 10000",
     )
     parser.add_argument("--ipv4", action="store_true", help="measure tcp4() on 127.0.0.0/8")
-    parser.add_argument("--rounds", type=int, default=31, help="timed rounds (default 31)")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="time per call against rows (--sizes), as a table and a log-log chart (--chart)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: sorted(int(size) for size in text.split(",")),
+        default=SCALING_SIZES,
+        help=f"--scaling: rows in the table, comma-separated (default {SCALING_SIZES})",
+    )
+    parser.add_argument(
+        "--chart",
+        default=CHART,
+        help="--scaling: where to write the PNG (default docs/scaling.png)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=31,
+        help="timed rounds (default 31); --scaling: at most, and fewer (but at least "
+        f"{SCALING_LEAST_ROUNDS}) where they would take over {SCALING_BUDGET:.0f} s",
+    )
     parser.add_argument(
         "--clock",
         choices=sorted(CLOCKS),
@@ -445,6 +579,8 @@ def main() -> int:
     prepare_namespace()
     with tempfile.TemporaryDirectory() as tmp:
         bare, walk = build_limits(tmp)
+        if args.scaling:
+            return scaling(bare, family, args)
         start = time.monotonic()
         # Idle processes first: their pids are lower than the connections'
         # holders, so an owner lookup cannot finish before reading theirs.
