@@ -436,9 +436,9 @@ def draw_scaling(path: str, rows: list[int], series: dict[str, list[float]], tit
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
     limit = next(iter(series))
     # Slowest first, so that the legend reads in the lines' order; the limit
-    # dashed and black, as lines that hug it would hide it.
+    # dashed and on top, as lines that hug it would hide it.
     for name, seconds in sorted(series.items(), key=lambda item: -item[1][-1]):
-        style = {"color": "black", "linestyle": "--", "zorder": 3} if name == limit else {}
+        style = {"linestyle": "--", "zorder": 3} if name == limit else {}
         ax.loglog(rows, [s * 1e3 for s in seconds], marker="o", label=name, **style)
     plain = FuncFormatter(lambda value, _: f"{value:,g}")
     ax.set_xticks(rows, minor=False)  # the sizes measured, no others

@@ -1,6 +1,7 @@
 """benchmarks/bench.py still runs end to end (its figures are not judged here:
 no test relies on timing)."""
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -32,12 +33,30 @@ CALLS = {
 }
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux-only: the benchmark")
-@pytest.mark.parametrize("scenario", sorted(CALLS))
-def test_benchmark_runs_and_its_limit_sees_the_same_table(scenario):
+# Every series of the scaling chart, the limit first.
+SCALING = [
+    "bare C dump (limit)",
+    "tcp6()",
+    "counts()",
+    "psutil.net_connections('tcp6')",
+    "Python parse of /proc/net/tcp6",
+    "ss -t6 -anH",
+]
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="Linux-only: the benchmark"
+)
+
+
+def needs_netns() -> None:
     probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)
     if os.geteuid() != 0 or probe.returncode != 0:
         skip_or_fail(f"the benchmark needs a network namespace (root): {probe.stderr.strip()}")
+
+
+@linux_only
+@pytest.mark.parametrize("scenario", sorted(CALLS))
+def test_benchmark_runs_and_its_limit_sees_the_same_table(scenario):
+    needs_netns()
     n = 200
     out = subprocess.run(
         [sys.executable, BENCH, "--connections", str(n), "--rounds", "1", "--polls", "2"]
@@ -55,3 +74,46 @@ def test_benchmark_runs_and_its_limit_sees_the_same_table(scenario):
     for call in CALLS[scenario]:
         assert f"| `{call}` |" in out.stdout
     assert "retained memory <= 260 bytes per row" in out.stdout
+
+
+@linux_only
+def test_scaling_grows_the_table_and_draws_every_series(tmp_path):
+    if os.environ.get("TCPTABLE_SANITIZED"):
+        # Its C++ (ft2font) throws on import, and a preloaded ASan runtime
+        # cannot intercept __cxa_throw from a libstdc++ loaded after it.
+        pytest.skip("matplotlib cannot run with the ASan runtime preloaded")
+    needs_netns()
+    if importlib.util.find_spec("matplotlib") is None:
+        skip_or_fail(
+            "bench.py --scaling draws with matplotlib (pip install -r benchmarks/requirements.txt)",
+            "TCPTABLE_REQUIRE_TOOLS",
+        )
+    import matplotlib.colors
+    from matplotlib import rcParams
+    from PIL import Image
+
+    chart = tmp_path / "scaling.png"
+    out = subprocess.run(
+        [sys.executable, BENCH, "--scaling", "--sizes", "400,200", "--rounds", "1"]
+        + ["--chart", str(chart)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    # Smallest size first; each size is size/2 connections (two rows each)
+    # plus one listener per child, and the population grew by one child a size.
+    rows = re.findall(r"(\d+) rows in the table \(bare dump: (\d+)\)", out.stdout)
+    assert rows == [(str(2 * 100 + 1),) * 2, (str(2 * 200 + 2),) * 2], out.stdout
+    for call in SCALING:
+        assert re.search(rf"\| `{re.escape(call)}` \| [\d.]+ ms \| [\d.]+ ms \|", out.stdout)
+    with Image.open(chart) as image:
+        image.load()  # decodes every pixel: a truncated or corrupt file raises
+        assert image.format == "PNG"
+        assert image.text["Description"].split("\n") == SCALING
+        colors = {rgb for _, rgb in image.convert("RGB").getcolors(maxcolors=1 << 24)}
+    # Each series drawn (line, markers, legend) in the next of matplotlib's
+    # colours, none of which the axes' black text can make.
+    for color in rcParams["axes.prop_cycle"].by_key()["color"][: len(SCALING)]:
+        rgb = tuple(round(255 * c) for c in matplotlib.colors.to_rgb(color))
+        assert rgb in colors, color
