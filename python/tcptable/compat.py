@@ -1,0 +1,120 @@
+"""``psutil.net_connections()`` for TCP, built from tcptable's rows.
+
+>>> from tcptable.compat import net_connections
+>>> net_connections("tcp")  # as psutil.net_connections("tcp") would give it
+
+psutil is not needed.  The README's "psutil compatibility" section lists
+where the answers differ (``fd``, the pid of a socket several processes
+hold, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import namedtuple
+from socket import AF_INET, AF_INET6, SOCK_STREAM
+
+from ._tcptable import tcp4, tcp6
+from .state import TcpState
+
+__all__ = ["addr", "net_connections", "sconn"]
+
+# psutil's own type names and fields.
+sconn = namedtuple("sconn", ["fd", "family", "type", "laddr", "raddr", "status", "pid"])
+addr = namedtuple("addr", ["ip", "port"])
+
+SUPPORTED_KINDS = ("tcp", "tcp4", "tcp6")
+# psutil's other kinds: each needs UDP or UNIX sockets, which tcptable does not read.
+UNSUPPORTED_KINDS = ("inet", "inet4", "inet6", "udp", "udp4", "udp6", "unix", "all")
+
+WINDOWS = sys.platform == "win32"
+# Windows reports TIME_WAIT rows with owning pid 0, and psutil passes that on;
+# tcptable's rows say None there.  On Linux psutil says None, as tcptable does.
+NO_PID = 0 if WINDOWS else None
+# psutil's status strings are TcpState's names; a tuple indexed by the state.
+_NAMES = {s.value: s.name for s in TcpState}
+STATUS = tuple(_NAMES.get(i, "NONE") for i in range(max(_NAMES) + 1))
+LISTEN = TcpState.LISTEN
+ZERO_ADDRS = frozenset(("0.0.0.0", "::"))
+
+_new = tuple.__new__  # builds a namedtuple without a Python-level __new__ call
+
+
+# Each converter takes the rows and the index of the local port, the remote
+# address and the remote port in them (the local address is always at 1).
+
+
+def _linux(rows, family, lp: int, ra: int, rp: int) -> list:
+    # psutil reads /proc/net/tcp*: an endpoint with port 0 is ().
+    return [
+        _new(
+            sconn,
+            (
+                -1,
+                family,
+                SOCK_STREAM,
+                _new(addr, (r[1], r[lp])) if r[lp] else (),
+                _new(addr, (r[ra], r[rp])) if r[rp] else (),
+                STATUS[r[0]],
+                r.pid,
+            ),
+        )
+        for r in rows
+    ]
+
+
+def _windows(rows, family, lp: int, ra: int, rp: int) -> list:
+    # psutil's Windows code: an endpoint is () when both its address and port
+    # are zero, and the remote one of every LISTEN row is ().
+    return [
+        _new(
+            sconn,
+            (
+                -1,
+                family,
+                SOCK_STREAM,
+                () if not r[lp] and r[1] in ZERO_ADDRS else _new(addr, (r[1], r[lp])),
+                ()
+                if r[0] is LISTEN or (not r[rp] and r[ra] in ZERO_ADDRS)
+                else _new(addr, (r[ra], r[rp])),
+                STATUS[r[0]],
+                NO_PID if r.pid is None else r.pid,
+            ),
+        )
+        for r in rows
+    ]
+
+
+_convert = _windows if WINDOWS else _linux
+
+
+def _v4() -> list:
+    # Tcp4Row: state, local_addr, local_port, remote_addr, remote_port
+    return _convert(tcp4(pids=True), AF_INET, 2, 3, 4)
+
+
+def _v6() -> list:
+    # Tcp6Row: state, local_addr, local_scope_id, local_port, remote_addr,
+    # remote_scope_id, remote_port (psutil has no scope ids)
+    return _convert(tcp6(pids=True), AF_INET6, 3, 4, 6)
+
+
+def net_connections(kind: str = "tcp") -> list[sconn]:
+    """System-wide TCP connections as ``psutil.net_connections(kind)`` gives
+    them: ``sconn(fd, family, type, laddr, raddr, status, pid)`` tuples.
+
+    ``kind`` is "tcp", "tcp4" or "tcp6".  psutil's other kinds would need UDP
+    or UNIX sockets and raise ValueError rather than answer in part."""
+    if kind == "tcp":
+        return _v4() + _v6()
+    if kind == "tcp4":
+        return _v4()
+    if kind == "tcp6":
+        return _v6()
+    supported = ", ".join(map(repr, SUPPORTED_KINDS))
+    if kind in UNSUPPORTED_KINDS:
+        raise ValueError(
+            f"kind {kind!r} needs UDP or UNIX sockets, which tcptable does not read; "
+            f"supported kinds: {supported}"
+        )
+    raise ValueError(f"invalid kind {kind!r}; supported kinds: {supported}")
