@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from netns import LINUX, skip_or_fail
 from oracles import FAMILY_NAME
 from tcptable import TcpState
 from tcptable.compat import net_connections
+from unprivileged import run_as
 
 V6, V4 = socket.AF_INET6, socket.AF_INET
 FAMILIES = {"tcp": {V4, V6}, "tcp4": {V4}, "tcp6": {V6}}
@@ -171,3 +173,42 @@ def test_needs_no_psutil(population):
     mine = json.loads(json.dumps(net_connections()))
     assert sorted(map(json.dumps, child)) == sorted(map(json.dumps, mine))
     assert len(child) >= sum(population.expected.values())
+
+
+def as_json(conns) -> list[str]:
+    return sorted(json.dumps(c) for c in conns)
+
+
+@pytest.mark.skipif(not LINUX, reason="Linux: uids and /proc/<pid>/fd")
+def test_an_unprivileged_caller_equals_psutil(holders, psutil):
+    """As uid 65534 (no capabilities): both name the caller on its own
+    sockets and no pid (None) on every other user's."""
+    if os.geteuid() != 0:
+        skip_or_fail("dropping to another uid needs root")
+
+    def view() -> dict:
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen()
+        client = socket.socket()  # no create_connection(): its idna import needs root's files
+        client.connect(lst.getsockname())
+        server, _ = lst.accept()
+        with lst, client, server:
+            return {
+                "pid": os.getpid(),
+                "port": lst.getsockname()[1],
+                "ours": as_json(net_connections()),
+                "theirs": as_json(theirs(psutil, "tcp").elements()),
+            }
+
+    report = run_as(65534, view)
+    assert report["ours"] == report["theirs"]
+    rows = [json.loads(c) for c in report["ours"]]
+    # The child forked from this process holds copies of its sockets too, and
+    # it may see only its own /proc/<pid>/fd: the holders' sockets have no pid.
+    own = [r for r in rows if report["port"] in (r[3][1], r[4] and r[4][1])]
+    assert len(own) == 3 and {r[-1] for r in own} == {report["pid"]}
+    held_ports = {held.row.local_port for h in holders for held in h.held}
+    others = [r for r in rows if r[3][1] in held_ports]
+    assert len(others) == sum(len(h.held) for h in holders)
+    assert {r[-1] for r in others} == {None}
