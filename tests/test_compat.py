@@ -14,10 +14,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 from holders import Holder
-from netns import LINUX, WINE, skip_or_fail
+from netns import LINUX, WINE, private_netns, skip_or_fail
 from oracles import FAMILY_NAME
 from tcptable import TcpState
 from tcptable.compat import net_connections
@@ -181,6 +182,9 @@ def test_needs_no_psutil(population):
 
 
 def as_json(conns) -> list[str]:
+    """Each connection as JSON text (a Counter: each as often as it counts)."""
+    if isinstance(conns, collections.Counter):
+        conns = conns.elements()
     return sorted(json.dumps(c) for c in conns)
 
 
@@ -203,7 +207,7 @@ def test_an_unprivileged_caller_equals_psutil(holders, psutil):
                 "pid": os.getpid(),
                 "port": lst.getsockname()[1],
                 "ours": as_json(net_connections()),
-                "theirs": as_json(theirs(psutil, "tcp").elements()),
+                "theirs": as_json(theirs(psutil, "tcp")),
             }
 
     report = run_as(65534, view)
@@ -217,3 +221,61 @@ def test_an_unprivileged_caller_equals_psutil(holders, psutil):
     others = [r for r in rows if r[3][1] in held_ports]
     assert len(others) == sum(len(h.held) for h in holders)
     assert {r[-1] for r in others} == {None}
+
+
+linux_root = pytest.mark.skipif(not LINUX, reason="Linux: uids, SO_REUSEPORT and /proc/net")
+
+
+@linux_root
+def test_identical_sockets_stay_apart_where_psutil_merges_them(netns, psutil):
+    """Two SO_REUSEPORT listeners on one port held by a process the caller
+    cannot see are identical tuples (no pid, fd -1): psutil's answer is a
+    set and keeps one; here each socket is a row."""
+    if os.geteuid() != 0:
+        skip_or_fail("dropping to another uid needs root")
+    twins = [socket.socket() for _ in range(2)]
+    for s in twins:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("127.0.0.1", twins[0].getsockname()[1]))
+        s.listen()
+    # what both answers hold for such a listener, in as_json()'s form
+    twin = json.dumps([-1, V4, socket.SOCK_STREAM, twins[0].getsockname(), [], "LISTEN", None])
+
+    def view() -> dict:
+        for s in twins:
+            s.close()  # the child's copies: only this (root) process holds them now
+        return {"ours": as_json(net_connections()), "theirs": as_json(theirs(psutil, "tcp"))}
+
+    try:
+        report = run_as(65534, view)
+    finally:
+        for s in twins:
+            s.close()
+    ours, psutils = collections.Counter(report["ours"]), collections.Counter(report["theirs"])
+    assert ours == {twin: 2}
+    assert psutils == {twin: 1}
+
+
+@linux_root
+def test_a_thread_in_another_namespace_reads_its_own_table(netns, psutil):
+    """compat reads the calling thread's network namespace, as tcp6() and
+    tcp4() do; psutil reads /proc/net, which is the main thread's."""
+    main = socket.socket()
+    main.bind(("127.0.0.1", 0))
+    main.listen()
+    seen = {}
+
+    def worker() -> None:
+        with private_netns(), socket.socket() as own:
+            own.bind(("127.0.0.1", 0))
+            own.listen()
+            seen["own"] = own.getsockname()
+            seen["ours"] = net_connections()
+            seen["psutil"] = psutil.net_connections("tcp")
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    with main:
+        assert [c.laddr for c in seen["ours"]] == [seen["own"]]
+        assert [c.laddr for c in seen["psutil"]] == [main.getsockname()]
