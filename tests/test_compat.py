@@ -3,8 +3,9 @@ same table: the standard population (every state the tests can hold, IPv4,
 IPv6, dual stack, link-local) plus sockets held by child processes, some of
 them shared across fork.  Whole tuples are compared as multisets; what
 remains different (the README's "psutil compatibility") is taken out
-explicitly and checked on its own: psutil's fd on Linux, and the pid it
-names for a socket several processes hold."""
+explicitly and checked on its own: psutil's fd on Linux, the pid it names
+for a socket several processes hold, the identical tuples its set merges,
+and the namespace it reads from a thread that entered another."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ FAMILIES = {"tcp": {V4, V6}, "tcp4": {V4}, "tcp6": {V6}}
 NO_OWNER = 0 if sys.platform == "win32" else None
 # psutil's kinds that need UDP or UNIX sockets, and strings no one accepts.
 REFUSED = ["inet", "inet4", "inet6", "udp", "udp4", "udp6", "unix", "all", "TCP", "", "tcp46"]
+linux_only = pytest.mark.skipif(not LINUX, reason="Linux: uids, SO_REUSEPORT, /proc/<pid>/fd")
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +42,11 @@ def psutil():
     except ImportError:
         skip_or_fail("needs psutil, the oracle (pip install psutil)", "TCPTABLE_REQUIRE_TOOLS")
     return psutil
+
+
+def need_root() -> None:
+    if os.geteuid() != 0:
+        skip_or_fail("dropping to another uid needs root")
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +90,14 @@ def shared_sockets(holders) -> dict[tuple, set[int]]:
 
 
 def one_pid_per_shared_socket(conns, shared) -> collections.Counter:
-    """`conns` with the pid of every shared socket set to 0, once it is
-    checked to be one of the socket's holders."""
+    """`conns` with the pid of every shared socket replaced by "shared",
+    once it is checked to be one of the socket's holders."""
     out = collections.Counter()
     for c, n in conns.items():
         holders = shared.get(endpoints(c))
         if holders is not None:
             assert c.pid in holders, (c, holders)
-            c = c._replace(pid=0)
+            c = c._replace(pid="shared")
         out[c] += n
     return out
 
@@ -188,12 +195,11 @@ def as_json(conns) -> list[str]:
     return sorted(json.dumps(c) for c in conns)
 
 
-@pytest.mark.skipif(not LINUX, reason="Linux: uids and /proc/<pid>/fd")
+@linux_only
 def test_an_unprivileged_caller_equals_psutil(holders, psutil):
     """As uid 65534 (no capabilities): both name the caller on its own
     sockets and no pid (None) on every other user's."""
-    if os.geteuid() != 0:
-        skip_or_fail("dropping to another uid needs root")
+    need_root()
 
     def view() -> dict:
         lst = socket.socket()
@@ -223,23 +229,21 @@ def test_an_unprivileged_caller_equals_psutil(holders, psutil):
     assert {r[-1] for r in others} == {None}
 
 
-linux_root = pytest.mark.skipif(not LINUX, reason="Linux: uids, SO_REUSEPORT and /proc/net")
-
-
-@linux_root
+@linux_only
 def test_identical_sockets_stay_apart_where_psutil_merges_them(netns, psutil):
     """Two SO_REUSEPORT listeners on one port held by a process the caller
     cannot see are identical tuples (no pid, fd -1): psutil's answer is a
     set and keeps one; here each socket is a row."""
-    if os.geteuid() != 0:
-        skip_or_fail("dropping to another uid needs root")
+    need_root()
     twins = [socket.socket() for _ in range(2)]
+    port = 0  # the first binds any port, the second the same
     for s in twins:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        s.bind(("127.0.0.1", twins[0].getsockname()[1]))
+        s.bind(("127.0.0.1", port))
         s.listen()
+        port = s.getsockname()[1]
     # what both answers hold for such a listener, in as_json()'s form
-    twin = json.dumps([-1, V4, socket.SOCK_STREAM, twins[0].getsockname(), [], "LISTEN", None])
+    twin = json.dumps([-1, V4, socket.SOCK_STREAM, ["127.0.0.1", port], [], "LISTEN", None])
 
     def view() -> dict:
         for s in twins:
@@ -256,7 +260,7 @@ def test_identical_sockets_stay_apart_where_psutil_merges_them(netns, psutil):
     assert psutils == {twin: 1}
 
 
-@linux_root
+@linux_only
 def test_a_thread_in_another_namespace_reads_its_own_table(netns, psutil):
     """compat reads the calling thread's network namespace, as tcp6() and
     tcp4() do; psutil reads /proc/net, which is the main thread's."""
