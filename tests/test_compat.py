@@ -283,3 +283,45 @@ def test_a_thread_in_another_namespace_reads_its_own_table(netns, psutil):
     with main:
         assert [c.laddr for c in seen["ours"]] == [seen["own"]]
         assert [c.laddr for c in seen["psutil"]] == [main.getsockname()]
+
+
+# IPv6 addresses in tcptable's text (glibc's rules, checked on Linux): each
+# class where Windows' text may differ, and ordinary ones.
+IPV6_TEXTS = [
+    "::",
+    "::1",
+    "fe80::1",
+    "2001:db8::1",
+    "::ffff:127.0.0.1",
+    "::ffff:0.0.1.2",  # Windows: hex (its seventh group is 0)
+    "::ffff:0:102:304",  # Windows: dotted (::ffff:0:a.b.c.d)
+    "::1.2.3.4",
+    "fe80::5efe:102:304",  # ISATAP: Windows writes the last 32 bits dotted
+    "fe80::200:5efe:7f00:1",
+    "2001:db8:0:0:1::",  # Windows shortens the first zero run, glibc the longest
+    "2001:db8::1:0:0:1",  # equal runs: both shorten the first
+    "2001:db8:1::1:0:0",
+]
+
+
+def test_ipv6_texts_are_glibcs():
+    """The inputs below are what tcptable (glibc's rules) writes."""
+    if not LINUX:
+        pytest.skip("glibc's inet_ntop is the reference")
+    for text in IPV6_TEXTS:
+        assert socket.inet_ntop(V6, socket.inet_pton(V6, text)) == text
+
+
+@pytest.mark.skipif(sys.platform != "win32", reason="Windows: psutil's text comes from ntdll")
+def test_ipv6_text_is_what_windows_writes():
+    """psutil writes IPv6 addresses with ntdll's RtlIpv6AddressToStringA."""
+    import ctypes
+
+    from tcptable.compat import windows_ipv6_text
+
+    rtl = ctypes.WinDLL("ntdll").RtlIpv6AddressToStringA
+    rtl.argtypes, rtl.restype = [ctypes.c_char_p, ctypes.c_char_p], ctypes.c_void_p
+    for text in IPV6_TEXTS:
+        out = ctypes.create_string_buffer(46)
+        rtl(socket.inet_pton(V6, text), out)
+        assert windows_ipv6_text(text) == out.value.decode(), text
