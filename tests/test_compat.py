@@ -1,7 +1,7 @@
 """tcptable.compat.net_connections() against psutil.net_connections() on the
 same table: the standard population (every state the tests can hold, IPv4,
 IPv6, dual stack, link-local) plus sockets held by child processes, some of
-them shared across fork.  Whole tuples are compared as multisets; what
+them shared across fork, from both Linux backends.  Whole tuples are compared as multisets; what
 remains different (the README's "psutil compatibility") is taken out
 explicitly and checked on its own: psutil's fd on Linux, the pid it names
 for a socket several processes hold, the identical tuples its set merges,
@@ -103,7 +103,7 @@ def one_pid_per_shared_socket(conns, shared) -> collections.Counter:
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_equals_psutil_on_the_population(population, psutil, kind):
+def test_equals_psutil_on_the_population(population, backend, psutil, kind):
     ours = collections.Counter(net_connections(kind))
     assert ours == theirs(psutil, kind)
     assert {c.family for c in ours} == FAMILIES[kind]
@@ -113,7 +113,7 @@ def test_equals_psutil_on_the_population(population, psutil, kind):
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_equals_psutil_with_sockets_of_several_processes(holders, psutil, kind):
+def test_equals_psutil_with_sockets_of_several_processes(holders, backend, psutil, kind):
     """Every holder's sockets carry its pid in both answers.  A socket two
     processes hold gets the lowest of their pids here; psutil names one of
     them (on Linux the last it reads, the highest)."""
