@@ -90,7 +90,7 @@ def _windows(rows, family, lp: int, ra: int, rp: int) -> list:
                 SOCK_STREAM,
                 () if not r[lp] and r[1] in ZERO_ADDRS else _new(addr, (text(r[1]), r[lp])),
                 ()
-                if r[0] is LISTEN or (not r[rp] and r[ra] in ZERO_ADDRS)
+                if r[0] == LISTEN or (not r[rp] and r[ra] in ZERO_ADDRS)
                 else _new(addr, (text(r[ra]), r[rp])),
                 STATUS[r[0]],
                 NO_PID if r.pid is None else r.pid,
