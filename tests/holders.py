@@ -1,7 +1,7 @@
 """Child processes that hold sockets, for owner tests.
 
 Each holder runs in the namespace of the thread that starts it, switches to
-its uid before creating anything, makes a listener and one connected pair,
+its uid (POSIX) before creating anything, makes a listener and one connected pair,
 optionally forks (so two processes hold the same sockets), reports what it
 holds (its pid, the fork's pid, each socket's endpoints and fstat() inode)
 and keeps everything open until its stdin closes.
@@ -36,10 +36,12 @@ HOLDER = textwrap.dedent(
         if forked == 0:
             sys.stdin.read()
             os._exit(0)
+    posix = os.name == "posix"  # Windows has no uids, and fstat() takes no socket
     def held(state, s, peer):
         return {"state": state, "local": s.getsockname(), "remote": peer,
-                "inode": os.fstat(s.fileno()).st_ino}
-    report = {"pid": os.getpid(), "forked": forked, "uid": os.getuid(), "sockets": [
+                "inode": os.fstat(s.fileno()).st_ino if posix else None}
+    report = {"pid": os.getpid(), "forked": forked, "uid": os.getuid() if posix else None,
+              "sockets": [
         held("LISTEN", lst, None),
         held("ESTABLISHED", client, client.getpeername()),
         held("ESTABLISHED", server, server.getpeername()),
@@ -56,8 +58,8 @@ HOLDER = textwrap.dedent(
 class Held:
     row: Row
     pid: int  # the lowest pid holding it
-    uid: int
-    inode: int
+    uid: int | None  # None on Windows
+    inode: int | None
 
 
 class Holder:

@@ -5,8 +5,6 @@ psutil, on both Linux backends."""
 from __future__ import annotations
 
 import collections
-import ctypes
-import json
 import os
 import socket
 import subprocess
@@ -19,6 +17,7 @@ from holders import Holder, owner_view
 from netns import skip_or_fail
 from oracles import Detail, from_tcptable, ss_details
 from population import Population
+from unprivileged import run_as
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="Linux owners: /proc/<pid>/fd and ss"
@@ -159,40 +158,23 @@ def test_pids_false_leaves_owners_none(holders):
 def unprivileged_view(uid: int) -> dict:
     """In a forked child that drops to `uid` (no capabilities left), with the
     extension already loaded: its own socket pair, and every row with owners."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report, then leave without running any cleanup
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            # Changing credentials makes a process non-dumpable, which hides
-            # its own /proc/<pid>/fd from it; a process started as `uid` is
-            # dumpable, so be one (PR_SET_DUMPABLE).
-            ctypes.CDLL(None, use_errno=True).prctl(4, 1, 0, 0, 0)
-            lst = socket.socket()
-            lst.bind(("127.0.0.1", 0))
-            lst.listen()
-            client = socket.socket()
-            client.connect(lst.getsockname())
-            server, _ = lst.accept()
+
+    def view() -> dict:
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen()
+        client = socket.socket()
+        client.connect(lst.getsockname())
+        server, _ = lst.accept()
+        with lst, client, server:
             rows = tcptable.tcp4(pids=True) + tcptable.tcp6(pids=True)
-            report = {
+            return {
                 "pid": os.getpid(),
                 "port": lst.getsockname()[1],
                 "rows": [[r.local_port, r.remote_port, r.pid, r.uid, r.inode] for r in rows],
             }
-            os.write(write_end, json.dumps(report).encode())
-            server.close()
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as f:
-        text = f.read()
-    os.waitpid(pid, 0)
-    assert text, "the unprivileged child reported nothing"
-    return json.loads(text)
+
+    return run_as(uid, view)
 
 
 def test_an_unprivileged_caller_gets_its_own_pids_and_no_others(holders, backend):

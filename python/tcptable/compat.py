@@ -1,0 +1,143 @@
+"""``psutil.net_connections()`` for TCP, built from tcptable's rows.
+
+>>> from tcptable.compat import net_connections
+>>> net_connections("tcp")  # as psutil.net_connections("tcp") would give it
+
+psutil is not needed.  The README's "psutil compatibility" section lists
+where the answers differ (``fd``, the pid of a socket several processes
+hold, ...).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections import namedtuple
+from socket import AF_INET, AF_INET6, SOCK_STREAM
+
+from ._tcptable import tcp4, tcp6
+from .state import TcpState
+
+__all__ = ["addr", "net_connections", "sconn", "windows_ipv6_text"]
+
+# psutil's own type names and fields.
+sconn = namedtuple("sconn", ["fd", "family", "type", "laddr", "raddr", "status", "pid"])
+addr = namedtuple("addr", ["ip", "port"])
+
+SUPPORTED_KINDS = ("tcp", "tcp4", "tcp6")
+# psutil's other kinds: each needs UDP or UNIX sockets, which tcptable does not read.
+UNSUPPORTED_KINDS = ("inet", "inet4", "inet6", "udp", "udp4", "udp6", "unix", "all")
+
+WINDOWS = sys.platform == "win32"
+# Windows reports TIME_WAIT rows with owning pid 0, and psutil passes that on;
+# tcptable's rows say None there.  On Linux psutil says None, as tcptable does.
+NO_PID = 0 if WINDOWS else None
+# psutil's status strings are TcpState's names; a tuple indexed by the state.
+_NAMES = {s.value: s.name for s in TcpState}
+STATUS = tuple(_NAMES.get(i, "NONE") for i in range(max(_NAMES) + 1))
+LISTEN = TcpState.LISTEN
+ZERO_ADDRS = frozenset(("0.0.0.0", "::"))
+
+_new = tuple.__new__  # builds a namedtuple without a Python-level __new__ call
+
+
+# Each converter takes the rows and the index of the local port, the remote
+# address and the remote port in them (the local address is always at 1).
+
+
+def _linux(rows, family, lp: int, ra: int, rp: int) -> list:
+    # psutil reads /proc/net/tcp*: an endpoint with port 0 is ().
+    return [
+        _new(
+            sconn,
+            (
+                -1,
+                family,
+                SOCK_STREAM,
+                _new(addr, (r[1], r[lp])) if r[lp] else (),
+                _new(addr, (r[ra], r[rp])) if r[rp] else (),
+                STATUS[r[0]],
+                r.pid,
+            ),
+        )
+        for r in rows
+    ]
+
+
+def windows_ipv6_text(text: str) -> str:
+    """An IPv6 address as psutil prints it on Windows (ntdll's
+    RtlIpv6AddressToStringA) from tcptable's text (glibc's rules).  They
+    differ only where Windows shortens the first run of zero groups and glibc
+    the longest (the text keeps a "0:0"), for ISATAP (..:5efe:a.b.c.d) and for
+    some ::ffff: forms; only those few are handed to ntdll."""
+    if "0:0" not in text and "5efe" not in text and not text.startswith("::ffff:"):
+        return text
+    out = ctypes.create_string_buffer(46)  # INET6_ADDRSTRLEN
+    _rtl_ipv6_text(socket.inet_pton(AF_INET6, text), out)
+    return out.value.decode("ascii")
+
+
+def _windows(rows, family, lp: int, ra: int, rp: int) -> list:
+    # psutil's Windows code: an endpoint is () when both its address and port
+    # are zero, and the remote one of every LISTEN row is ().
+    text = windows_ipv6_text if family == AF_INET6 else str
+    return [
+        _new(
+            sconn,
+            (
+                -1,
+                family,
+                SOCK_STREAM,
+                () if not r[lp] and r[1] in ZERO_ADDRS else _new(addr, (text(r[1]), r[lp])),
+                ()
+                if r[0] == LISTEN or (not r[rp] and r[ra] in ZERO_ADDRS)
+                else _new(addr, (text(r[ra]), r[rp])),
+                STATUS[r[0]],
+                NO_PID if r.pid is None else r.pid,
+            ),
+        )
+        for r in rows
+    ]
+
+
+if WINDOWS:
+    import ctypes
+
+    _rtl_ipv6_text = ctypes.WinDLL("ntdll").RtlIpv6AddressToStringA
+    _rtl_ipv6_text.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    _rtl_ipv6_text.restype = ctypes.c_void_p
+    _convert = _windows
+else:
+    _convert = _linux
+
+
+def _v4() -> list:
+    # Tcp4Row: state, local_addr, local_port, remote_addr, remote_port
+    return _convert(tcp4(pids=True), AF_INET, 2, 3, 4)
+
+
+def _v6() -> list:
+    # Tcp6Row: state, local_addr, local_scope_id, local_port, remote_addr,
+    # remote_scope_id, remote_port (psutil has no scope ids)
+    return _convert(tcp6(pids=True), AF_INET6, 3, 4, 6)
+
+
+def net_connections(kind: str = "tcp") -> list[sconn]:
+    """System-wide TCP connections as ``psutil.net_connections(kind)`` gives
+    them: ``sconn(fd, family, type, laddr, raddr, status, pid)`` tuples.
+
+    ``kind`` is "tcp", "tcp4" or "tcp6".  psutil's other kinds would need UDP
+    or UNIX sockets and raise ValueError rather than answer in part."""
+    if kind == "tcp":
+        return _v4() + _v6()
+    if kind == "tcp4":
+        return _v4()
+    if kind == "tcp6":
+        return _v6()
+    supported = ", ".join(map(repr, SUPPORTED_KINDS))
+    if kind in UNSUPPORTED_KINDS:
+        raise ValueError(
+            f"kind {kind!r} needs UDP or UNIX sockets, which tcptable does not read; "
+            f"supported kinds: {supported}"
+        )
+    raise ValueError(f"invalid kind {kind!r}; supported kinds: {supported}")
