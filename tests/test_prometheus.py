@@ -463,3 +463,18 @@ def test_a_failed_collection_is_counted_logged_once_and_serving_goes_on(netns, e
         )
     finally:
         subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+
+
+@linux_only
+def test_a_netns_of_another_kind_fails_each_collection_and_is_logged_once(netns, exporters):
+    uts = f"/proc/{os.getpid()}/ns/uts"
+    exporter = exporters("0", "--netns", uts)
+    for errors in (1.0, 2.0):
+        got = exporter.scrape()
+        assert got["tcptable_collection_errors_total"] == {(): errors}
+        assert "tcptable_connections" not in got
+    assert exporter.stop() == (
+        0,
+        f"tcptable: collection failed: netns: {uts!r} is a namespace of another kind, "
+        "not a network namespace\n",
+    )

@@ -18,13 +18,13 @@ from collections.abc import Iterable, Iterator
 
 try:
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-    from prometheus_client.registry import Collector
 except ImportError as exc:
     raise ImportError(
         "tcptable.prometheus needs prometheus_client: pip install tcptable[prometheus]"
     ) from exc
 
-from . import counts, stats
+from . import counts
+from . import stats as tcp_stats
 
 __all__ = ["TcpCollector"]
 
@@ -71,13 +71,14 @@ def _families(families: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-class TcpCollector(Collector):
-    """A prometheus_client collector of the TCP table.
+class TcpCollector:
+    """A prometheus_client collector of the TCP table (any registry takes it).
 
     families: "tcp4" and/or "tcp6"; ports: local ports that get per-port,
     per-state gauges; stats: whether to export stats()'s counters; netns: the
     network namespace to read (as counts() takes it; Linux).  A collection
-    that fails with OSError yields no table metrics, counts the failure in
+    that fails (OSError, or ValueError: `netns` is no network namespace)
+    yields no table metrics, counts the failure in
     tcptable_collection_errors_total and logs it once per distinct message
     (logger "tcptable.prometheus"), so a scrape still succeeds.
     """
@@ -102,7 +103,7 @@ class TcpCollector(Collector):
         start = time.perf_counter()
         try:
             metrics = self._read()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             metrics = []
             self._failed(exc)
         took = GaugeMetricFamily(
@@ -116,7 +117,7 @@ class TcpCollector(Collector):
             errors.add_metric([], self._errors)
         return iter([*metrics, took, errors])
 
-    def _failed(self, exc: OSError) -> None:
+    def _failed(self, exc: Exception) -> None:
         message = str(exc)
         with self._lock:
             self._errors += 1
@@ -154,7 +155,7 @@ class TcpCollector(Collector):
         # Linux keeps one set of counters for both families; Windows one per
         # family, of which this takes IPv4's when tcp4 is exported.
         family = FAMILIES["tcp4" if "tcp4" in self._families else "tcp6"]
-        values = stats(family, netns=self._netns)
+        values = tcp_stats(family, netns=self._netns)
         out: list[Metric] = []
         for kind, fields in ((CounterMetricFamily, COUNTERS), (GaugeMetricFamily, GAUGES)):
             for field, doc in fields.items():
