@@ -371,7 +371,11 @@ def test_concurrent_scrapes_leave_rss_flat(one_pair_each, exporters):
         with open(status) as f:
             return int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
 
-    warm = [round_of() for _ in range(2)][-1]  # the allocator settles in two
+    round_of()
+    if os.environ.get("TCPTABLE_SANITIZED"):
+        assert failures == []
+        pytest.skip("ASan's quarantine holds freed memory: RSS is measured in plain runs")
+    warm = round_of()  # the allocator settles in two rounds
     later = [round_of() for _ in range(3)]
     assert failures == []
     # Measured: up to ~210 KiB of allocator noise after the warm-up.  A leak
