@@ -292,3 +292,14 @@ def snmp_tcp() -> dict[str, int]:
     with open(path) as f:
         names, values = [line.split()[1:] for line in f if line.startswith("Tcp:")]
     return {SNMP_FIELDS[n]: int(v) for n, v in zip(names, values, strict=True) if n in SNMP_FIELDS}
+
+
+def between(before: dict, got, after: dict) -> list[str]:
+    """The counters of `got` (by attribute) outside [before, after]."""
+    return [
+        f"{name}: {before[name]} <= {getattr(got, name)} <= {after[name]} fails"
+        for name in before
+        if not min(before[name], after[name])
+        <= getattr(got, name)
+        <= max(before[name], after[name])
+    ]

@@ -15,7 +15,7 @@ import sys
 import pytest
 import tcptable
 from netns import LINUX, WINE, private_netns
-from oracles import SNMP_FIELDS, snmp_tcp
+from oracles import SNMP_FIELDS, between, snmp_tcp
 from population import wait_for
 
 ORDER = [*SNMP_FIELDS.values(), "num_conns"]
@@ -23,17 +23,6 @@ ORDER = [*SNMP_FIELDS.values(), "num_conns"]
 needs_snmp = pytest.mark.skipif(
     not (LINUX or WINE), reason="needs /proc/net/snmp: Linux, or Windows CPython under Wine"
 )
-
-
-def between(before: dict, got, after: dict) -> list[str]:
-    """The counters of `got` outside [before, after]."""
-    return [
-        f"{name}: {before[name]} <= {getattr(got, name)} <= {after[name]} fails"
-        for name in before
-        if not min(before[name], after[name])
-        <= getattr(got, name)
-        <= max(before[name], after[name])
-    ]
 
 
 def test_the_type_has_mib_tcpstats_fields_in_order():

@@ -91,6 +91,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="every network namespace: inode, a path that opens it, its pids (Linux)",
     )
+    out.add_argument(
+        "--serve",
+        metavar="[HOST:]PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST 127.0.0.1 unless "
+        "given; [::1]:9100 for IPv6); takes -4, -6, --netns and --port-metrics",
+    )
+    p.add_argument(
+        "--port-metrics",
+        type=lambda text: tuple(map(_port, text.split(","))),
+        metavar="PORT,...",
+        help="with --serve: connections per state of these local ports, e.g. 443,5432",
+    )
     return p
 
 
@@ -242,11 +254,38 @@ def _output_failed(exc: OSError) -> int:
     return 1
 
 
+def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    allowed = {"serve", "port_metrics", "family", "netns"}
+    for name, value in vars(args).items():
+        if name not in allowed and value != parser.get_default(name):
+            parser.error(
+                "--serve takes only -4, -6, --netns and --port-metrics, not --"
+                + name.replace("_", "-")
+            )
+    try:
+        from .prometheus import TcpCollector  # first: its ImportError names the extra
+        from .serve import serve
+    except ImportError as exc:  # the optional extra is not installed
+        print(f"tcptable: {exc}", file=sys.stderr)
+        return 2
+    families = {None: ("tcp4", "tcp6"), socket.AF_INET: ("tcp4",), socket.AF_INET6: ("tcp6",)}
+    collector = TcpCollector(
+        families=families[args.family],
+        ports=args.port_metrics or (),
+        netns=_netns_path(args.netns) if args.netns else None,
+    )
+    return serve(args.serve, collector)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # exits 2 on bad options
     if args.by and not args.count:
         parser.error("--by needs --count")
+    if args.port_metrics and args.serve is None:
+        parser.error("--port-metrics needs --serve")
+    if args.serve is not None:
+        return _serve(parser, args)
     if sys.stdout is None:  # started with stdout closed (tcptable >&-)
         print("tcptable: cannot write the output: standard output is closed", file=sys.stderr)
         return 1
