@@ -1,0 +1,362 @@
+"""Watcher.poll(): change events between polls, compared with what the test
+did to its own sockets and with an independent view of the table (/proc on
+Linux, psutil elsewhere), both families, both Linux backends.
+
+A model diff written here (model_changes) says what a poll must report
+between two known tables; the churn tests replay the event stream over the
+first poll and compare the result with a final independent read."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import random
+import socket
+import struct
+import sys
+import threading
+
+import pytest
+from netns import LINUX, WINE
+from oracles import Row, from_tcptable, proc_rows, psutil_rows, socket_row, without_scopes
+from population import Population, expected, wait_for
+from tcptable import TcpState, Watcher
+
+FAMILIES = {socket.AF_INET6: "::1", socket.AF_INET: "127.0.0.1"}
+NAMES = {socket.AF_INET6: "tcp6", socket.AF_INET: "tcp4"}
+# SO_LINGER on, 0 s: close() sends RST and leaves no TIME_WAIT (Windows'
+# struct linger holds two u_shorts, Linux's two ints).
+RST_ON_CLOSE = struct.pack("HH" if sys.platform == "win32" else "ii", 1, 0)
+# The kernel's first dump batch holds 30 rows: below that, one dump is one
+# consistent walk (see test_concurrency.py), so a change seen is a change made.
+FIRST_BATCH_ROWS = 30
+
+
+def scoped(rows: collections.Counter, backend: str) -> collections.Counter:
+    """/proc carries no scope ids: the proc backend reports 0 everywhere."""
+    return without_scopes(rows) if backend == "proc" else rows
+
+
+def key(row: Row) -> tuple:
+    return row[:1] + row[2:]  # all but the state
+
+
+def seen(changes) -> tuple:
+    """Changes as multisets of plain Rows: (opened, closed, changed pairs)."""
+    return (
+        collections.Counter(map(from_tcptable, changes.opened)),
+        collections.Counter(map(from_tcptable, changes.closed)),
+        collections.Counter((from_tcptable(o), from_tcptable(n)) for o, n in changes.changed),
+    )
+
+
+def model_changes(before: collections.Counter, after: collections.Counter) -> tuple:
+    """What a poll must report from table `before` to `after`: rows in both
+    are unchanged; of the rest, rows with the same endpoints pair up as
+    changed, the others are closed or opened."""
+    gone, new = before - after, after - before
+    changed = collections.Counter()
+    waiting = collections.defaultdict(list)
+    for row in new.elements():
+        waiting[key(row)].append(row)
+    for row in list(gone.elements()):
+        if waiting[key(row)]:
+            now = waiting[key(row)].pop()
+            changed[(row, now)] += 1
+            gone[row] -= 1
+            new[now] -= 1
+    return +new, +gone, changed
+
+
+def oracle() -> collections.Counter:
+    """The table as an independent reader sees it, scope ids aside."""
+    if LINUX:
+        return proc_rows(socket.AF_INET) + proc_rows(socket.AF_INET6)
+    return psutil_rows()
+
+
+def settle(pop: Population) -> None:
+    wait_for(lambda: oracle() == without_scopes(pop.expected), "the table to settle")
+
+
+def family_rows(rows: collections.Counter, family: int, keep=lambda row: True):
+    return collections.Counter(
+        {r: n for r, n in rows.items() if r.family == NAMES[family] and keep(r)}
+    )
+
+
+def signed(changes) -> collections.Counter:
+    """A poll as a signed multiset: +1 per row in, -1 per row out."""
+    opened, closed, changed = seen(changes)
+    delta = collections.Counter(opened)
+    delta.subtract(closed)
+    for old, new in changed.elements():
+        delta[old] -= 1
+        delta[new] += 1
+    return delta
+
+
+def apply(table: collections.Counter, changes) -> None:
+    """Replays one poll over `table`; what it closes or changes must be there."""
+    opened, closed, changed = seen(changes)
+    for old, new in changed:
+        assert key(old) == key(new) and old.state != new.state, (old, new)
+    for row in (closed + collections.Counter(old for old, _ in changed.elements())).elements():
+        assert table[row] > 0, f"{row} reported gone, but it was not in the table"
+        table[row] -= 1
+    table.update(opened)
+    table.update(new for _, new in changed.elements())
+    table += collections.Counter()  # drops zero counts
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=NAMES.get)
+def test_first_poll_reports_every_row_opened(population, backend, family):
+    first = Watcher(family).poll()
+    assert seen(first) == (scoped(expected(population, NAMES[family]), backend), {}, {})
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=NAMES.get)
+def test_filters_apply_to_the_first_poll(population, backend, family):
+    rows = scoped(expected(population, NAMES[family]), backend)
+    port = next(r.local_port for r in rows if r.state == "LISTEN")
+    listening = Watcher(family, states={TcpState.LISTEN}).poll()
+    assert seen(listening)[0] == family_rows(rows, family, lambda r: r.state == "LISTEN")
+    on_port = Watcher(family, local_ports=[port]).poll()
+    assert seen(on_port)[0] == family_rows(rows, family, lambda r: r.local_port == port)
+    to_port = Watcher(family, remote_ports=[port], states=[TcpState.ESTABLISHED]).poll()
+    assert seen(to_port)[0] == family_rows(
+        rows, family, lambda r: r.remote_port == port and r.state == "ESTABLISHED"
+    )
+    assert Watcher(family, states=[]).poll() == ((), (), ())
+    assert Watcher(family, local_ports=()).poll() == ((), (), ())
+
+
+def watchers(family: int, port: int) -> dict:
+    """Watchers of one family, by the filter their rows must pass."""
+    kept = {"ESTABLISHED", "FIN_WAIT2"}
+    return {
+        (lambda r: True): Watcher(family),
+        (lambda r: r.state in kept): Watcher(
+            family, states={TcpState.ESTABLISHED, TcpState.FIN_WAIT2}
+        ),
+        (lambda r: r.local_port == port): Watcher(family, local_ports={port}, pids=True),
+    }
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=NAMES.get)
+def test_changes_made_on_purpose_come_back_exactly(netns, backend, family):
+    """LISTEN, ESTABLISHED, a half close (FIN_WAIT2 / CLOSE_WAIT), then the
+    close (TIME_WAIT on one end, gone on the other): every poll reports the
+    step just made, through every filter (a row that leaves a filter's states
+    is closed for it)."""
+    pop = Population()
+    try:
+        lst = pop.listener(family, FAMILIES[family])
+        watching = watchers(family, lst.getsockname()[1])
+        before = collections.Counter()
+        steps = []
+
+        def step(what: str) -> None:
+            nonlocal before
+            settle(pop)
+            now = family_rows(pop.expected, family)
+            for keep, watcher in watching.items():
+                got = seen(watcher.poll())
+                want = model_changes(
+                    family_rows(before, family, keep), family_rows(now, family, keep)
+                )
+                assert got == want, what
+            steps.append(seen(next(iter(watching.values())).poll()))  # nothing since
+            before = now
+
+        step("the listener")
+        client, server = pop.connect(lst)
+        step("a connection")
+        established = family_rows(pop.expected, family, lambda r: r.state == "ESTABLISHED")
+        client.shutdown(socket.SHUT_WR)
+        wait_for(lambda: server.recv(1) == b"", "the FIN to arrive")
+        pop.expected -= established
+        pop._expect_pair(client, server, "FIN_WAIT2", "CLOSE_WAIT")
+        step("a half close")
+        half = family_rows(pop.expected, family, lambda r: r.state in ("FIN_WAIT2", "CLOSE_WAIT"))
+        pop.expected -= half
+        pop._expect(family, "TIME_WAIT", client.getsockname(), client.getpeername())
+        client.close()
+        server.close()
+        step("the close")
+        pop.expected[socket_row(family, "LISTEN", lst.getsockname(), None)] -= 1
+        lst.close()
+        step("the listener's close")
+        assert steps == [({}, {}, {})] * 5
+    finally:
+        pop.close()
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=NAMES.get)
+def test_a_half_close_is_two_state_changes(netns, family):
+    """The model aside: the transitions themselves, as the sockets made them."""
+    pop = Population()
+    try:
+        client, server = pop.connect(pop.listener(family, FAMILIES[family]))
+        settle(pop)
+        watcher = Watcher(family)
+        watcher.poll()
+        client.shutdown(socket.SHUT_WR)
+        wait_for(lambda: server.recv(1) == b"", "the FIN to arrive")
+        wait_for(lambda: "FIN_WAIT2" in {r.state for r in oracle()}, "FIN_WAIT2")
+        ends = [(client, "FIN_WAIT2"), (server, "CLOSE_WAIT")]
+        assert seen(watcher.poll()) == (
+            {},
+            {},
+            collections.Counter(
+                (
+                    socket_row(family, "ESTABLISHED", s.getsockname(), s.getpeername()),
+                    socket_row(family, state, s.getsockname(), s.getpeername()),
+                )
+                for s, state in ends
+            ),
+        )
+    finally:
+        pop.close()
+
+
+class Churn(threading.Thread):
+    """Opens connections on `lst`, half closes some (FIN_WAIT2 / CLOSE_WAIT)
+    and resets them (RST: no TIME_WAIT), at most LIVE at a time, until
+    stopped: a table that stays within one dump batch."""
+
+    LIVE = 6
+
+    def __init__(self, lst: socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.lst, self.stop, self.error, self.done = lst, threading.Event(), None, 0
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+
+    def run(self) -> None:
+        rng = random.Random(12)
+        try:
+            while not self.stop.is_set():
+                action = rng.random()
+                if len(self.pairs) < self.LIVE and (action < 0.5 or not self.pairs):
+                    client = socket.create_connection(self.lst.getsockname()[:2])
+                    self.pairs.append((client, self.lst.accept()[0]))
+                elif action < 0.7:
+                    # Once per pair: another FIN would close it into TIME_WAIT.
+                    with contextlib.suppress(OSError):
+                        self.pairs[rng.randrange(len(self.pairs))][0].shutdown(socket.SHUT_WR)
+                else:
+                    self.reset(self.pairs.pop(rng.randrange(len(self.pairs))))
+                self.done += 1
+        except BaseException as e:  # re-raised by the test thread
+            self.error = e
+
+    @staticmethod
+    def reset(pair: tuple[socket.socket, socket.socket]) -> None:
+        for end in pair:
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RST_ON_CLOSE)
+            end.close()
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.join()
+        for pair in self.pairs:
+            self.reset(pair)
+        if self.error is not None:
+            raise self.error
+
+
+def final_read(poll) -> collections.Counter:
+    """An independent read that holds both before and after one last poll."""
+    while True:
+        before = oracle()
+        poll()
+        if oracle() == before:
+            return before
+
+
+def stable_sockets(pop: Population, family: int) -> tuple[socket.socket, collections.Counter]:
+    """A listener and two pairs that stay ESTABLISHED: the churn's listener,
+    and rows no event after the first may name."""
+    lst = pop.listener(family, FAMILIES[family])
+    pop.connect(lst)
+    pop.connect(lst)
+    settle(pop)
+    return lst, family_rows(pop.expected, family)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=NAMES.get)
+def test_churn_replays_to_the_final_table(netns, backend, family):
+    """A thread opens, half closes and resets connections while the test
+    polls: no poll raises, each closes only rows the replay holds, and the
+    replay of every poll over the first equals a final independent read."""
+    pop = Population()
+    try:
+        lst, stable = stable_sockets(pop, family)
+        watcher = Watcher(family)
+        table = seen(watcher.poll())[0]
+        assert table == stable
+        churn = Churn(lst)
+        churn.start()
+        named = collections.Counter()
+        try:
+            for _ in range(300):
+                changes = watcher.poll()
+                apply(table, changes)
+                assert sum(table.values()) < FIRST_BATCH_ROWS
+                opened, closed, changed = seen(changes)
+                named.update(opened + closed)
+                named.update(r for pair in changed for r in pair)
+        finally:
+            churn.finish()
+        final = final_read(lambda: apply(table, watcher.poll()))
+        assert without_scopes(table) == family_rows(final, family)
+        if backend == "netlink" or (backend == "native" and not WINE):
+            # /proc is read a page at a time, each read resumed by position:
+            # under churn it shows an unchanged socket twice or not at all
+            # (so does Wine, which reads it too), and a Watcher reports what
+            # the source shows.  A netlink dump this small is one walk.
+            assert not set(named) & set(stable), "an untouched socket was reported changed"
+        assert churn.done > 50 and sum(named.values()) > 50  # the churn was seen
+    finally:
+        pop.close()
+
+
+def test_threads_sharing_a_watcher_add_up_to_the_table(netns, backend):
+    """Polls of one Watcher from several threads take turns: whatever order
+    their results come back in, together (as signed multisets, which order
+    does not change) they add up to the final table."""
+    family = socket.AF_INET6
+    pop = Population()
+    try:
+        lst, stable = stable_sockets(pop, family)
+        watcher = Watcher(family)
+        total = seen(watcher.poll())[0]
+        churn = Churn(lst)
+        sums, errors = [], []
+
+        def poller() -> None:
+            mine = collections.Counter()
+            try:
+                for _ in range(60):
+                    mine.update(signed(watcher.poll()))
+            except BaseException as e:
+                errors.append(e)
+            sums.append(mine)
+
+        threads = [threading.Thread(target=poller) for _ in range(4)]
+        churn.start()
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            churn.finish()
+        assert errors == []
+        for mine in sums:
+            total.update(mine)
+        final = final_read(lambda: total.update(signed(watcher.poll())))
+        assert {r: n for r, n in total.items() if n} == family_rows(final, family)
+        assert sum(map(len, sums)) > 0  # the threads saw the churn
+    finally:
+        pop.close()
