@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
+import os
 import random
 import socket
 import struct
 import sys
 import threading
+import tracemalloc
 
 import pytest
-from netns import LINUX, WINE
+from netns import LINUX, WINE, entered
 from oracles import Row, from_tcptable, proc_rows, psutil_rows, socket_row, without_scopes
 from population import Population, expected, wait_for
 from tcptable import TcpState, Watcher
@@ -360,3 +363,159 @@ def test_threads_sharing_a_watcher_add_up_to_the_table(netns, backend):
         assert sum(map(len, sums)) > 0  # the threads saw the churn
     finally:
         pop.close()
+
+
+@pytest.mark.skipif(not LINUX, reason="Linux-only: SO_REUSEPORT listeners sharing a port")
+def test_listeners_sharing_a_port_are_counted_each(netns):
+    """Rows with one key (SO_REUSEPORT): closing one of three is one closed
+    row, and the two left are not taken for changes."""
+    listeners = []
+    for _ in range(3):
+        s = socket.socket(socket.AF_INET6)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("::1", listeners[0].getsockname()[1] if listeners else 0))
+        s.listen()
+        listeners.append(s)
+    row = socket_row(socket.AF_INET6, "LISTEN", listeners[0].getsockname(), None)
+    try:
+        watcher = Watcher()
+        assert seen(watcher.poll()) == ({row: 3}, {}, {})
+        listeners.pop().close()
+        assert seen(watcher.poll()) == ({}, {row: 1}, {})
+        assert seen(watcher.poll()) == ({}, {}, {})
+    finally:
+        for s in listeners:
+            s.close()
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=NAMES.get)
+def test_pids_fill_the_rows_of_events(netns, family):
+    """pids=True: opened rows carry this process's pid (None under Wine,
+    whose tables hold 0 for every owner: see test_own_pids.py)."""
+    with socket.socket(family) as lst:
+        lst.bind((FAMILIES[family], 0))
+        lst.listen()
+        opened = Watcher(family, pids=True).poll().opened
+        assert [from_tcptable(r) for r in opened] == [
+            socket_row(family, "LISTEN", lst.getsockname(), None)
+        ]
+        assert [r.pid for r in opened] == [None if WINE else os.getpid()]
+        assert Watcher(family).poll().opened[0].pid is None
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,error,text",
+    [
+        ((None,), {}, ValueError, "one Watcher per family"),
+        ((99,), {}, ValueError, "family must be"),
+        (("AF_INET",), {}, TypeError, "family must be"),
+        ((socket.AF_INET, socket.AF_INET), {}, TypeError, "at most 1"),
+        ((), {"states": "LISTEN"}, TypeError, "states must be an iterable"),
+        ((), {"states": [13]}, ValueError, "13 is not a TcpState"),
+        ((), {"local_ports": [70000]}, ValueError, "local_ports: 70000 is not a port"),
+        ((), {"remote_ports": 443}, TypeError, "remote_ports must be an iterable"),
+        ((), {"pids": 1}, TypeError, "pids must be a bool"),
+        ((), {"sort": True}, TypeError, "sort"),
+        ((), {"netns": 1.5}, (TypeError, NotImplementedError), "netns"),
+    ],
+)
+def test_bad_arguments_raise_naming_them(args, kwargs, error, text):
+    with pytest.raises(error, match=text):
+        Watcher(*args, **kwargs)
+
+
+def test_poll_takes_no_arguments_and_watcher_no_subclass():
+    with pytest.raises(TypeError):
+        Watcher().poll(1)
+    with pytest.raises(TypeError):
+        type("Mine", (Watcher,), {})
+
+
+@pytest.mark.skipif(LINUX, reason="off Linux only: netns= is Linux's")
+def test_netns_off_linux_says_it_is_linux_only():
+    with pytest.raises(NotImplementedError, match="Linux-only"):
+        Watcher(netns="/run/netns/x")
+
+
+def test_a_watcher_of_another_namespace_sees_its_changes(named_netns, backend):
+    """netns= by path or fd: that namespace's changes, none of the caller's;
+    a caller's fd may be closed once the Watcher holds its own copy."""
+    fd = os.open(named_netns, os.O_RDONLY)
+    by_path, by_fd = Watcher(netns=named_netns), Watcher(netns=fd)
+    os.close(fd)
+    mine = socket.socket(socket.AF_INET6)
+    mine.bind(("::1", 0))
+    mine.listen()
+    try:
+        assert by_path.poll() == by_fd.poll() == ((), (), ())
+        with entered(named_netns):
+            theirs = socket.socket(socket.AF_INET6)
+        with theirs:
+            theirs.bind(("::1", 0))
+            theirs.listen()
+            row = socket_row(socket.AF_INET6, "LISTEN", theirs.getsockname(), None)
+            assert seen(by_path.poll()) == seen(by_fd.poll()) == ({row: 1}, {}, {})
+        assert seen(by_path.poll()) == seen(by_fd.poll()) == ({}, {row: 1}, {})
+    finally:
+        mine.close()
+
+
+def test_watchers_hold_no_descriptor_after_they_go(named_netns):
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = fds()
+    for _ in range(200):
+        Watcher(netns=named_netns).poll()
+        with pytest.raises(ValueError):
+            Watcher(netns="/proc/self/ns/pid")
+    assert fds() == before
+
+
+def test_no_reference_or_traced_memory_growth(netns):
+    """As tests/test_refcounts.py: thousands of Watchers and polls, each
+    seeing a connection open or close, leave TcpState's reference counts
+    and traced memory where they were."""
+    lst = socket.socket(socket.AF_INET6)
+    lst.bind(("::1", 0))
+    lst.listen(64)
+    ends: list[socket.socket] = []
+    watcher = Watcher()
+
+    def round_() -> None:
+        if ends:
+            for s in ends:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RST_ON_CLOSE)
+                s.close()
+            ends.clear()
+        else:
+            ends.append(socket.create_connection(lst.getsockname()[:2]))
+            ends.append(lst.accept()[0])
+        changes = watcher.poll()
+        assert changes.opened or changes.closed
+        for family in FAMILIES:
+            Watcher(family, pids=True, states={TcpState.ESTABLISHED}).poll()
+        for bad, error in (({"states": [13]}, ValueError), ({"local_ports": "1"}, TypeError)):
+            with pytest.raises(error):
+                Watcher(**bad)
+
+    try:
+        members = list(TcpState)
+        for _ in range(100):  # warm up: caches, first-call allocations
+            round_()
+        gc.collect()
+        refs = [sys.getrefcount(m) for m in members]
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(1000):
+                round_()
+            gc.collect()
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert [sys.getrefcount(m) for m in members] == refs
+        assert grown < 16 * 1024, f"{grown} bytes still traced after 1000 rounds"
+    finally:
+        for s in [*ends, lst]:
+            s.close()
