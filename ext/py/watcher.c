@@ -2,8 +2,6 @@
  * query's rows into a plain C array and diffs it against the previous
  * poll's (tt_rows_diff()), both without the GIL; Python rows are built only
  * for the rows that changed, into a Changes structseq. */
-#include <string.h>
-
 #include "glue.h"
 
 typedef struct {
