@@ -21,7 +21,15 @@ import tracemalloc
 
 import pytest
 from netns import LINUX, WINE, entered
-from oracles import Row, from_tcptable, proc_rows, psutil_rows, socket_row, without_scopes
+from oracles import (
+    Row,
+    from_tcptable,
+    proc_rows,
+    psutil_rows,
+    socket_row,
+    ss_rows,
+    without_scopes,
+)
 from population import Population, expected, wait_for
 from tcptable import TcpState, Watcher
 
@@ -116,6 +124,8 @@ def apply(table: collections.Counter, changes) -> None:
 def test_first_poll_reports_every_row_opened(population, backend, family):
     first = Watcher(family).poll()
     assert seen(first) == (scoped(expected(population, NAMES[family]), backend), {}, {})
+    if LINUX:
+        assert seen(first)[0] == scoped(ss_rows(family), backend)
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=NAMES.get)
