@@ -297,11 +297,58 @@ def ports_scenario(bare, walk, family: int):
     return calls, goals
 
 
+def watch_scenario(bare, walk, family: int):
+    """Watcher.poll() as an agent polls: on the unchanged table, and with 1%
+    of its rows changed since the previous poll (half closed, half new),
+    changed by a child process (connections.Churn) whose work this process's
+    CPU time does not count: with --clock wall, the 1% figure includes it."""
+    import tcptable
+    from connections import Churn
+
+    v6 = family == socket.AF_INET6
+    table, name = (tcptable.tcp6, "tcp6") if v6 else (tcptable.tcp4, "tcp4")
+    pairs = max(1, len(table()) // 400)  # each pair: 2 rows closed, 2 opened
+    churn = Churn(family, pairs)
+    steady, churned = tcptable.Watcher(family), tcptable.Watcher(family)
+    steady.poll()
+    churn.open()
+    churned.poll()  # its previous poll always saw one batch of the churn's
+    churn.reset()
+    unchanged, changed = "Watcher.poll(), unchanged", "Watcher.poll(), 1% changed"
+
+    def poll_unchanged() -> None:
+        if steady.poll() != ((), (), ()):
+            raise RuntimeError("the table changed under the unchanged Watcher")
+
+    def poll_changed() -> None:
+        churn.open()
+        seen = churned.poll()
+        churn.reset()  # the table as every other contender sees it
+        if (len(seen.opened), len(seen.closed), len(seen.changed)) != (2 * pairs, 2 * pairs, 0):
+            raise RuntimeError(f"expected {2 * pairs} rows opened and closed, saw {seen!r:.200}")
+
+    calls = [
+        ("bare C dump (limit)", lambda: bare(family, ALL_STATES)),
+        (f"{name}()", table),
+        (unchanged, poll_unchanged),
+        (changed, poll_changed),
+    ]
+
+    def goals(t):
+        return [
+            ratio_goal(t, unchanged, "bare C dump (limit)", 1.1),
+            ratio_goal(t, changed, "bare C dump (limit)", 1.2),
+        ]
+
+    return calls, goals
+
+
 SCENARIOS = {
     "table": table_scenario,
     "owners": owners_scenario,
     "netns": netns_scenario,
     "ports": ports_scenario,
+    "watch": watch_scenario,
 }
 IDLE_PROCESSES, IDLE_FDS = 200, 20
 
@@ -564,7 +611,8 @@ def main() -> int:
         help="table (default): the table as polled; owners: pids=True among "
         f"{IDLE_PROCESSES} idle processes holding {IDLE_FDS} other descriptors each; "
         "netns: the table read through netns= (path or fd); ports: one service's port "
-        "(local_ports=, counts(by=))",
+        "(local_ports=, counts(by=)); watch: Watcher.poll(), unchanged and with 1%% of rows "
+        "changed",
     )
     args = parser.parse_args()
     reexec_in_netns()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import struct
 import subprocess
 
 PER_CHILD = 2500
@@ -124,3 +125,59 @@ class IdleProcesses:
         for pid in self.pids:
             os.waitpid(pid, 0)
         self.pids.clear()
+
+
+def _churn(family: int, pairs: int, conn) -> None:
+    """Child: on "open", `pairs` new connections; on "reset", their end (RST:
+    no TIME_WAIT is left); "done" after each, until EOF."""
+    rst = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.bind((SERVER[family], 0))
+    listener.listen(pairs)
+    held: list[socket.socket] = []
+    conn.send("done")  # its LISTEN row is in the table from now on
+    try:
+        while True:
+            if conn.recv() == "open":
+                for _ in range(pairs):
+                    held.append(socket.create_connection(listener.getsockname()[:2]))
+                    held.append(listener.accept()[0])
+            else:
+                for s in held:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, rst)
+                    s.close()
+                held.clear()
+            conn.send("done")
+    except EOFError:
+        pass
+
+
+class Churn:
+    """A child process that opens and resets `pairs` connections on request:
+    the work of changing the table is its own, so this process's CPU time
+    does not count it (the parent waits, blocked, for its answer)."""
+
+    def __init__(self, family: int, pairs: int) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child_end = ctx.Pipe()
+        # A daemon: ended at exit, as the scenario that made it has no end.
+        self._proc = ctx.Process(target=_churn, args=(family, pairs, child_end), daemon=True)
+        self._proc.start()
+        child_end.close()
+        if self._conn.recv() != "done":
+            raise RuntimeError("churn child failed to listen")
+
+    def _ask(self, what: str) -> None:
+        self._conn.send(what)
+        if self._conn.recv() != "done":
+            raise RuntimeError(f"churn child failed to {what}")
+
+    def open(self) -> None:
+        self._ask("open")
+
+    def reset(self) -> None:
+        self._ask("reset")
+
+    def close(self) -> None:
+        self._conn.close()
+        self._proc.join(10)

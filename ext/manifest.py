@@ -19,9 +19,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Parts: sources, preprocessor macros and libraries that travel together.
 PARTS: dict[str, dict[str, list]] = {
-    # Shared by every backend, no OS and no Python: rows, sort, address text.
+    # Shared by every backend, no OS and no Python: rows, sort, address text,
+    # the Watcher's diff.
     "core": {
-        "sources": ["core/rows.c", "core/addr.c"],
+        "sources": ["core/rows.c", "core/addr.c", "core/diff.c"],
     },
     # The Python glue: the only files that include Python.h.
     "py": {
@@ -33,6 +34,7 @@ PARTS: dict[str, dict[str, list]] = {
             "py/errors.c",
             "py/namespaces.c",
             "py/stats.c",
+            "py/watcher.c",
         ],
     },
     "linux": {

@@ -142,6 +142,33 @@ void tt_rows_free(tt_rows *rows);
  * Returns 0, or -1 with *err set (memory); the rows are unchanged then. */
 int tt_rows_sort(tt_rows *rows, tt_error *err);
 
+/* What changed from one dump of a query to the next (tt_rows_diff()).  A
+ * row is the same connection in both when its endpoints are equal (local
+ * and remote address, scope id and port); of several rows with one key
+ * (listeners sharing a port), unchanged ones match first.  Indexes are
+ * uint32_t: into `cur` for opened, into `prev` for closed, and pairs
+ * (prev, cur) for changed, the same endpoints in another state.  The
+ * buffers are kept and reused from call to call; tt_diff_free() frees them. */
+typedef struct {
+    uint32_t *opened;
+    size_t n_opened, opened_cap;
+    uint32_t *closed;
+    size_t n_closed, closed_cap;
+    uint32_t *changed; /* 2 * n_changed: prev index, cur index */
+    size_t n_changed, changed_cap;
+    uint64_t *slots; /* scratch: a hash table of prev's rows */
+    size_t n_slots, slots_cap;
+    uint8_t *matched; /* scratch: per prev row */
+    size_t matched_cap;
+} tt_diff;
+
+/* Fills `d` with what changed from `prev` to `cur`.  Applying it to prev
+ * (closed rows out, changed ones replaced, opened ones in) gives cur, as
+ * multisets.  Returns 0, or -1 with *err set (memory).  No Python: called
+ * without the GIL. */
+int tt_rows_diff(const tt_rows *prev, const tt_rows *cur, tt_diff *d, tt_error *err);
+void tt_diff_free(tt_diff *d);
+
 /* Whether a row in `state` with these ports (the remote port 0 for LISTEN)
  * is one the query asks for.  Every backend filters with this, after any
  * filter the OS applied, so no row outside the query can come back. */

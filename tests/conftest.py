@@ -1,9 +1,10 @@
 import json
 import os
 import socket
+import uuid
 
 import pytest
-from netns import LINUX, private_netns
+from netns import LINUX, ip, private_netns, skip_or_fail
 from population import Population, standard
 
 
@@ -34,6 +35,23 @@ def one_pair_each(netns):
         pop.connect(pop.listener(family, addr))
     yield pop
     pop.close()
+
+
+@pytest.fixture
+def named_netns(netns):
+    """A namespace named with `ip netns add`, lo up; deleted afterwards."""
+    if not LINUX:
+        pytest.skip("Linux-only: network namespaces")
+    if os.geteuid() != 0:
+        skip_or_fail("needs root: ip netns add, setns")
+    name = f"tt-{uuid.uuid4().hex[:10]}"
+    ip("netns", "add", name)
+    try:
+        ip("-n", name, "link", "set", "lo", "up")
+        yield f"/run/netns/{name}"
+    finally:
+        if os.path.exists(f"/run/netns/{name}"):  # a test may delete it itself
+            ip("netns", "delete", name)
 
 
 @pytest.fixture(params=["netlink", "proc"])

@@ -30,6 +30,11 @@ CALLS = {
         'counts(by="local_port")',
         "ss -tanH 'sport = :P'",
     ],
+    "watch": [
+        "bare C dump (limit)",
+        "Watcher.poll(), unchanged",
+        "Watcher.poll(), 1% changed",
+    ],
 }
 
 

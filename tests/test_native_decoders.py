@@ -37,7 +37,7 @@ def run_harness(name: str, inputs: list[Path]) -> None:
     assert len(executed) == len(inputs), proc.stderr[-4000:]
 
 
-@pytest.mark.parametrize("kind", ["netlink", "proc", "bytecode"])
+@pytest.mark.parametrize("kind", ["netlink", "proc", "bytecode", "diff"])
 def test_regression_corpus(kind):
     inputs = sorted((NATIVE / "corpus" / kind).iterdir())
     assert len(inputs) >= 20

@@ -297,3 +297,22 @@ ttpy_netns_release(ttpy_netns_arg *ns)
     ns->fd = -1;
     ns->owned = 0;
 }
+
+int
+ttpy_netns_keep(ttpy_netns_arg *ns)
+{
+#ifdef __linux__
+    if (ns->fd >= 0 && !ns->owned) {
+        int copy;
+        if ((copy = fcntl(ns->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        ns->fd = copy;
+        ns->owned = 1;
+    }
+#else
+    (void)ns;
+#endif
+    return 0;
+}

@@ -84,10 +84,8 @@ ttpy_start_query(tt_query *q, int family, PyObject *netns, ttpy_netns_arg *ns)
     return 0;
 }
 
-/* The port filters into the query; 0 when one is an empty set (nothing
- * can match). */
-static int
-set_ports(tt_query *q, const ttpy_ports_arg *local, const ttpy_ports_arg *remote)
+int
+ttpy_set_ports(tt_query *q, const ttpy_ports_arg *local, const ttpy_ports_arg *remote)
 {
     q->local_ports = local->given ? &local->set : NULL;
     q->remote_ports = remote->given ? &remote->set : NULL;
@@ -115,7 +113,7 @@ table(PyObject *module, int family, PyObject *args, PyObject *kwargs)
         ttpy_bool_arg(sort_obj, "sort", &sort) < 0 ||
         ttpy_bool_arg(pids_obj, "pids", &pids) < 0 || ttpy_start_query(&q, family, netns, &ns) < 0)
         goto done;
-    if (!set_ports(&q, &local, &remote) || states.set == 0) {
+    if (!ttpy_set_ports(&q, &local, &remote) || states.set == 0) {
         result = PyTuple_New(0);
         goto done;
     }
@@ -350,7 +348,7 @@ ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs)
             }
     }
     q.states = states.set;
-    if (set_ports(&q, &local, &remote) && states.set != 0) {
+    if (ttpy_set_ports(&q, &local, &remote) && states.set != 0) {
         if ((family == 0 || family == AF_INET6) && count_family(&q, AF_INET6, &t) < 0)
             goto done;
         if ((family == 0 || family == AF_INET) && count_family(&q, AF_INET, &t) < 0)

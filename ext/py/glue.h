@@ -7,7 +7,8 @@
  *   rowtypes.c  the one row schema: structseq types and building rows
  *   errors.c    backend errors as exceptions
  *   namespaces.c  namespaces() and its Namespace rows
- *   stats.c     stats() and its TcpStats type */
+ *   stats.c     stats() and its TcpStats type
+ *   watcher.c   the Watcher type (change events) and its Changes rows */
 #ifndef TCPTABLE_GLUE_H
 #define TCPTABLE_GLUE_H
 
@@ -31,6 +32,8 @@ typedef struct {
     PyObject *states[TT_STATE_MAX + 1]; /* TcpState members by value; [0] unused */
     PyTypeObject *namespace_type;       /* tcptable.Namespace */
     PyTypeObject *stats_type;           /* tcptable.TcpStats */
+    PyTypeObject *watcher_type;         /* tcptable.Watcher */
+    PyTypeObject *changes_type;         /* tcptable.Changes */
 } ttpy_state;
 
 static inline ttpy_state *
@@ -42,6 +45,9 @@ ttpy_get_state(PyObject *module)
 /* rowtypes.c */
 int ttpy_add_row_types(PyObject *module, ttpy_state *st);
 PyObject *ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows);
+/* A tuple of n rows: rows[index[k * stride]] for k < n (index NULL: rows[k]). */
+PyObject *ttpy_build_rows(ttpy_state *st, int family, const tt_row *rows, const uint32_t *index,
+                          size_t stride, size_t n);
 int ttpy_row_types_traverse(ttpy_state *st, visitproc visit, void *arg);
 void ttpy_row_types_clear(ttpy_state *st);
 extern const char ttpy_row_allocation[]; /* "own" or "public" */
@@ -74,6 +80,9 @@ typedef struct {
 } ttpy_netns_arg;
 int ttpy_netns_open(PyObject *obj, ttpy_netns_arg *out);
 void ttpy_netns_release(ttpy_netns_arg *ns);
+/* Makes `ns` own its descriptor (a dup of a caller's fd), for an object that
+ * keeps it past the call; 0, or -1 with OSError set. */
+int ttpy_netns_keep(ttpy_netns_arg *ns);
 
 /* errors.c */
 void ttpy_raise_backend_error(const tt_error *err);
@@ -88,6 +97,9 @@ int ttpy_collect(const tt_query *q, int sort, tt_rows *rows);
 /* A query of `family` with TCPTABLE_BACKEND's source and the namespace
  * `netns` opened into *ns, which the caller releases on every path. */
 int ttpy_start_query(tt_query *q, int family, PyObject *netns, ttpy_netns_arg *ns);
+/* The port filters into the query (pointing at `local` and `remote`); 0
+ * when one is an empty set (nothing can match). */
+int ttpy_set_ports(tt_query *q, const ttpy_ports_arg *local, const ttpy_ports_arg *remote);
 PyObject *ttpy_tcp6(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_tcp4(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs);
@@ -95,6 +107,9 @@ PyObject *ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs);
 /* stats.c */
 int ttpy_add_stats_type(PyObject *module, ttpy_state *st);
 PyObject *ttpy_stats(PyObject *module, PyObject *args, PyObject *kwargs);
+
+/* watcher.c */
+int ttpy_add_watcher_types(PyObject *module, ttpy_state *st);
 
 /* namespaces.c */
 int ttpy_add_namespace_type(PyObject *module, ttpy_state *st);

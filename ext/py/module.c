@@ -91,7 +91,8 @@ module_exec(PyObject *module)
     ttpy_state *st = ttpy_get_state(module);
 
     if (take_states(st) < 0 || ttpy_add_row_types(module, st) < 0 ||
-        ttpy_add_namespace_type(module, st) < 0 || ttpy_add_stats_type(module, st) < 0)
+        ttpy_add_namespace_type(module, st) < 0 || ttpy_add_stats_type(module, st) < 0 ||
+        ttpy_add_watcher_types(module, st) < 0)
         return -1;
     return 0;
 }
@@ -105,6 +106,8 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->enum_type);
     Py_VISIT(st->namespace_type);
     Py_VISIT(st->stats_type);
+    Py_VISIT(st->watcher_type);
+    Py_VISIT(st->changes_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)
         Py_VISIT(st->states[s]);
     return ttpy_row_types_traverse(st, visit, arg);
@@ -119,6 +122,8 @@ module_clear(PyObject *module)
     Py_CLEAR(st->enum_type);
     Py_CLEAR(st->namespace_type);
     Py_CLEAR(st->stats_type);
+    Py_CLEAR(st->watcher_type);
+    Py_CLEAR(st->changes_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)
         Py_CLEAR(st->states[s]);
     ttpy_row_types_clear(st);

@@ -304,28 +304,29 @@ fill_tcp4(PyObject *row, const row_source *s)
 }
 
 PyObject *
-ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows)
+ttpy_build_rows(ttpy_state *st, int family, const tt_row *rows, const uint32_t *index,
+                size_t stride, size_t n)
 {
     const ttpy_row_layout *layout = family == AF_INET6 ? &st->tcp6_rows : &st->tcp4_rows;
     int (*fill)(PyObject *, const row_source *) = family == AF_INET6 ? fill_tcp6 : fill_tcp4;
     row_source source = {st, NULL, family, NULL};
     object_cache *cache = NULL;
-    PyObject *table = PyTuple_New((Py_ssize_t)rows->len);
+    PyObject *table = PyTuple_New((Py_ssize_t)n);
 
-    if (table == NULL || rows->len == 0)
+    if (table == NULL || n == 0)
         return table;
     if ((cache = PyMem_Calloc(1, sizeof(*cache))) == NULL) {
         PyErr_NoMemory();
         goto error;
     }
     source.cache = cache;
-    for (size_t i = 0; i < rows->len; i++) {
+    for (size_t i = 0; i < n; i++) {
         /* Items are NULL until filled: row_dealloc() frees a part-filled row. */
         PyObject *row = new_row(layout);
         if (row == NULL)
             goto error;
         PyTuple_SET_ITEM(table, (Py_ssize_t)i, row);
-        source.r = &rows->rows[i];
+        source.r = &rows[index == NULL ? i : index[i * stride]];
         if (fill(row, &source) < 0)
             goto error;
     }
@@ -339,6 +340,12 @@ error:
     }
     Py_DECREF(table);
     return NULL;
+}
+
+PyObject *
+ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows)
+{
+    return ttpy_build_rows(st, family, rows->rows, NULL, 0, rows->len);
 }
 
 /* ---- the types ---------------------------------------------------------- */

@@ -5,10 +5,12 @@
 """
 
 from ._tcptable import (
+    Changes,
     Namespace,
     Tcp4Row,
     Tcp6Row,
     TcpStats,
+    Watcher,
     counts,
     namespaces,
     stats,
@@ -18,11 +20,13 @@ from ._tcptable import (
 from .state import TcpState
 
 __all__ = [
+    "Changes",
     "Namespace",
     "TcpState",
     "Tcp4Row",
     "Tcp6Row",
     "TcpStats",
+    "Watcher",
     "counts",
     "namespaces",
     "stats",

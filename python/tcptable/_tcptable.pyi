@@ -102,6 +102,38 @@ class Namespace(tuple[int, str, tuple[int, ...]], _StructSeq):
     @property
     def pids(self) -> tuple[int, ...]: ...
 
+@final
+class Changes(
+    tuple[
+        tuple[Tcp4Row | Tcp6Row, ...],
+        tuple[Tcp4Row | Tcp6Row, ...],
+        tuple[tuple[Tcp4Row | Tcp6Row, Tcp4Row | Tcp6Row], ...],
+    ],
+    _StructSeq,
+):
+    """Rows are Tcp6Row for a Watcher of AF_INET6, Tcp4Row for AF_INET."""
+
+    @property
+    def opened(self) -> tuple[Tcp4Row | Tcp6Row, ...]: ...
+    @property
+    def closed(self) -> tuple[Tcp4Row | Tcp6Row, ...]: ...
+    @property
+    def changed(self) -> tuple[tuple[Tcp4Row | Tcp6Row, Tcp4Row | Tcp6Row], ...]: ...
+
+@final
+class Watcher:
+    def __init__(
+        self,
+        family: int = ...,
+        *,
+        states: Iterable[TcpState | int] | None = None,
+        local_ports: _Ports = None,
+        remote_ports: _Ports = None,
+        pids: bool = False,
+        netns: _NetNs = None,
+    ) -> None: ...
+    def poll(self) -> Changes: ...
+
 def tcp6(
     *,
     states: Iterable[TcpState | int] | None = None,

@@ -10,7 +10,7 @@ import select
 import socket
 import sys
 
-from . import counts, namespaces, stats, tcp4, tcp6
+from . import counts, namespaces, stats, tcp4, tcp6, watch
 from .format import row_dict, table_text
 from .state import TcpState
 
@@ -103,7 +103,26 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PORT,...",
         help="with --serve: connections per state of these local ports, e.g. 443,5432",
     )
+    p.add_argument(
+        "--watch",
+        type=_interval,
+        nargs="?",
+        const=1.0,
+        metavar="SECONDS",
+        help="poll every SECONDS (default 1) and print one line per change: + opened, "
+        "- closed, ~ state changed; until Ctrl-C (exit status 0)",
+    )
     return p
+
+
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
 
 
 def _port(text: str) -> int:
@@ -277,6 +296,43 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return serve(args.serve, collector)
 
 
+def _failed(exc: Exception) -> int:
+    """The exit status (and the one line on stderr) for a failed read."""
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        print(f"tcptable: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    # A bad TCPTABLE_BACKEND or --netns, namespaces off Linux: usage errors.
+    print(f"tcptable: {exc}", file=sys.stderr)
+    return 2
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """--watch: each round's events as soon as they are seen, until SIGINT,
+    the way a watch is meant to end (status 0, no traceback)."""
+    families = [f for f in (socket.AF_INET, socket.AF_INET6) if args.family in (None, f)]
+    events = watch.lines(
+        families,
+        _filters(args),
+        netns=_netns_path(args.netns) if args.netns else None,
+        all_namespaces=args.all_namespaces,
+        interval=args.watch,
+        as_json=args.json,
+    )
+    try:
+        while True:
+            try:
+                text = next(events)
+            except (OSError, ValueError, NotImplementedError) as exc:
+                return _failed(exc)
+            try:
+                write_all(sys.stdout.fileno(), text.encode())
+            except OSError as exc:
+                return _output_failed(exc)
+    except KeyboardInterrupt:
+        return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # exits 2 on bad options
@@ -286,19 +342,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--port-metrics needs --serve")
     if args.serve is not None:
         return _serve(parser, args)
+    if args.watch is not None and (args.count or args.stats or args.list_namespaces or args.sort):
+        parser.error(
+            "--watch prints rows as they change: no --count, --stats, --list-namespaces or --sort"
+        )
     if sys.stdout is None:  # started with stdout closed (tcptable >&-)
         print("tcptable: cannot write the output: standard output is closed", file=sys.stderr)
         return 1
+    if args.watch is not None:
+        return _watch(args)
     try:
         text = _run(args)
-    except OSError as exc:
-        where = f": {exc.filename}" if exc.filename is not None else ""
-        print(f"tcptable: {exc.strerror or exc}{where}", file=sys.stderr)
-        return 1
-    except (ValueError, NotImplementedError) as exc:
-        # A bad TCPTABLE_BACKEND or --netns, namespaces off Linux: usage errors.
-        print(f"tcptable: {exc}", file=sys.stderr)
-        return 2
+    except (OSError, ValueError, NotImplementedError) as exc:
+        return _failed(exc)
     try:
         sys.stdout.flush()
         write_all(sys.stdout.fileno(), text.encode())

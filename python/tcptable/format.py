@@ -7,7 +7,14 @@ from collections.abc import Iterable
 
 from ._tcptable import Tcp4Row, Tcp6Row
 
-__all__ = ["endpoint", "local_endpoint", "remote_endpoint", "row_dict", "table_text"]
+__all__ = [
+    "endpoint",
+    "local_endpoint",
+    "remote_endpoint",
+    "row_cells",
+    "row_dict",
+    "table_text",
+]
 
 Row = Tcp4Row | Tcp6Row
 
@@ -47,18 +54,20 @@ def row_dict(row: Row) -> dict[str, object]:
     }
 
 
+def row_cells(row: Row) -> tuple[str, str, str, str]:
+    """A row as the text table shows it: protocol, local, remote, state."""
+    return (
+        "tcp6" if row_family(row) == socket.AF_INET6 else "tcp",
+        local_endpoint(row),
+        remote_endpoint(row),
+        row.state.name,
+    )
+
+
 def table_text(rows: Iterable[Row], namespaces: Iterable[str] | None = None) -> str:
     """A table like ``netstat -tn``: protocol, local, remote, state; with
     `namespaces` (one per row), a first column naming each row's namespace."""
-    lines = [
-        (
-            "tcp6" if row_family(row) == socket.AF_INET6 else "tcp",
-            local_endpoint(row),
-            remote_endpoint(row),
-            row.state.name,
-        )
-        for row in rows
-    ]
+    lines = [row_cells(row) for row in rows]
     header = ("Proto", "Local Address", "Remote Address", "State")
     if namespaces is not None:
         lines = [(ns, *line) for ns, line in zip(namespaces, lines, strict=True)]

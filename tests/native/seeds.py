@@ -218,12 +218,49 @@ def handmade_proc() -> dict[str, bytes]:
     return {name: proc_input(family, line) for name, (family, line) in cases.items()}
 
 
+def diff_input(keys: int, prev: list[tuple[int, int]], cur: list[tuple[int, int]]) -> bytes:
+    """One fuzz_diff input: rows as (key, state) pairs (see fuzz_diff.c)."""
+    rows = [(k, s) for k, s in prev] + [(0x80 | k, s) for k, s in cur]
+    return bytes([keys - 1]) + b"".join(bytes(row) for row in rows)
+
+
+def handmade_diff() -> dict[str, bytes]:
+    """Tables a Watcher meets: unchanged, opened, closed, changed, rows that
+    share a key, and seeded random ones."""
+    import random
+
+    same = [(k, 1) for k in range(8)]
+    cases = {
+        "empty": diff_input(1, [], []),
+        "first-poll": diff_input(8, [], same),
+        "unchanged": diff_input(8, same, same),
+        "unchanged-reordered": diff_input(8, same, same[::-1]),
+        "all-closed": diff_input(8, same, []),
+        "one-opened-middle": diff_input(9, same, same[:4] + [(8, 1)] + same[4:]),
+        "one-closed-middle": diff_input(8, same, same[:3] + same[4:]),
+        "one-changed": diff_input(8, same, same[:2] + [(2, 2)] + same[3:]),
+        "shared-key-one-closed": diff_input(1, [(0, 1)] * 3, [(0, 1)] * 2),
+        "shared-key-one-changed": diff_input(1, [(0, 1)] * 3, [(0, 1), (0, 2), (0, 1)]),
+        "shared-key-more-changed": diff_input(1, [(0, 1), (0, 2)], [(0, 3), (0, 3), (0, 1)]),
+        "head-and-tail-kept": diff_input(8, same, same[:1] + [(5, 3), (7, 2)] + same[-1:]),
+    }
+    rng = random.Random(11)
+    for n in range(12):
+        keys = rng.randint(1, 16)
+        prev = [(rng.randrange(keys), rng.randint(1, 3)) for _ in range(rng.randint(0, 40))]
+        cur = [r if rng.random() < 0.8 else (r[0], rng.randint(1, 3)) for r in prev]
+        cur = [r for r in cur if rng.random() < 0.9]
+        cur += [(rng.randrange(keys), rng.randint(1, 3)) for _ in range(rng.randint(0, 5))]
+        cases[f"random-{n:02}"] = diff_input(keys, prev, cur)
+    return cases
+
+
 def write_corpus() -> None:
     sys.path.insert(0, str(Path(__file__).parent.parent))
     from netns import private_netns
     from population import standard
 
-    corpus = {"netlink": handmade_netlink(), "proc": handmade_proc()}
+    corpus = {"netlink": handmade_netlink(), "proc": handmade_proc(), "diff": handmade_diff()}
     with private_netns():
         pop = standard()  # every state the tests can hold still
         try:

@@ -213,7 +213,9 @@ tt_list_namespaces(tt_namespaces *all, tt_error *err)
     qsort(all->items, all->len, sizeof(*all->items), by_inode);
     for (size_t i = 0; i < all->len; i++) {
         tt_namespace *ns = &all->items[i];
-        qsort(ns->pids, ns->n_pids, sizeof(*ns->pids), by_pid);
+        /* A named namespace no process is in has no pid array: qsort(NULL). */
+        if (ns->n_pids > 1)
+            qsort(ns->pids, ns->n_pids, sizeof(*ns->pids), by_pid);
         /* Unnamed: the lowest pid's path, the longest-lived process likely. */
         if (strncmp(ns->path, "/proc/", 6) == 0 && ns->n_pids > 0)
             snprintf(ns->path, sizeof(ns->path), "/proc/%u/ns/net", ns->pids[0]);
