@@ -1,11 +1,21 @@
 import json
 import os
+import signal
 import socket
 import uuid
 
 import pytest
 from netns import LINUX, ip, private_netns, skip_or_fail
 from population import Population, standard
+
+
+def pytest_configure(config):
+    # A run started in the background by a shell without job control (nohup,
+    # `cmd &` in a script) has SIGINT ignored, and so would every process it
+    # starts: the tests that stop a child with Ctrl-C's signal would wait for
+    # ever.  A handler here is back to the default in each exec'd child.
+    if hasattr(signal, "SIGINT") and signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

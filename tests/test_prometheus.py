@@ -242,8 +242,8 @@ class Exporter:
     def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
         """Exit status and what it wrote to stderr after the ready line."""
         self.proc.send_signal(signum)
-        rest = self.proc.stderr.read()
-        return self.proc.wait(timeout=60), rest
+        _, rest = self.proc.communicate(timeout=60)
+        return self.proc.returncode, rest
 
     def close(self) -> None:
         if self.proc.poll() is None:
