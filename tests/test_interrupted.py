@@ -36,8 +36,9 @@ CHILD = textwrap.dedent(
     try:
         tcptable.tcp6()
     except Stop:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         print("raised after", calls, "signals")
+    finally:  # a tick after exit has reset SIGALRM's handler would kill us
+        signal.setitimer(signal.ITIMER_REAL, 0)
     """
 )
 
@@ -83,6 +84,8 @@ PERSISTENT = textwrap.dedent(
         tcptable.tcp6()
     except InterruptedError as e:
         print("InterruptedError", e.errno)
+    finally:  # a tick after exit has reset SIGALRM's handler would kill us
+        signal.setitimer(signal.ITIMER_REAL, 0)
     """
 )
 
