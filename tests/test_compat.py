@@ -317,11 +317,22 @@ def test_ipv6_text_is_what_windows_writes():
     """psutil writes IPv6 addresses with ntdll's RtlIpv6AddressToStringA."""
     import ctypes
 
-    from tcptable.compat import windows_ipv6_text
+    from tcptable.compat import _windows_ipv6_text
 
     rtl = ctypes.WinDLL("ntdll").RtlIpv6AddressToStringA
     rtl.argtypes, rtl.restype = [ctypes.c_char_p, ctypes.c_char_p], ctypes.c_void_p
     for text in IPV6_TEXTS:
         out = ctypes.create_string_buffer(46)
         rtl(socket.inet_pton(V6, text), out)
-        assert windows_ipv6_text(text) == out.value.decode(), text
+        assert _windows_ipv6_text(text) == out.value.decode(), text
+
+
+def test_public_names_work_here():
+    """Every name tcptable.compat exports works on this platform: the Windows
+    text conversion (ntdll) is private and exists only on Windows."""
+    import tcptable.compat as compat
+
+    assert sorted(compat.__all__) == ["addr", "net_connections", "sconn"]
+    assert compat.addr("::1", 1).ip == "::1"
+    assert all(isinstance(c, compat.sconn) for c in compat.net_connections("tcp6"))
+    assert hasattr(compat, "_windows_ipv6_text") == (sys.platform == "win32")

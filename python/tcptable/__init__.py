@@ -33,4 +33,5 @@ __all__ = [
     "tcp4",
     "tcp6",
 ]
+# The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"

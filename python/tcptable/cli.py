@@ -10,8 +10,8 @@ import select
 import socket
 import sys
 
-from . import counts, namespaces, stats, tcp4, tcp6, watch
-from .format import row_dict, table_text
+from . import __version__, counts, namespaces, stats, tcp4, tcp6, watch
+from .format import columns_text, row_dict, table_text
 from .state import TcpState
 
 
@@ -28,6 +28,7 @@ def _state(name: str) -> TcpState:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tcptable", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     family = p.add_mutually_exclusive_group()
     family.add_argument(
         "-4", dest="family", action="store_const", const=socket.AF_INET, help="IPv4 only"
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--netns",
+        type=_netns_path,
         metavar="NAME|PATH",
         help="another network namespace's table: a name in /run/netns or a path "
         "such as /proc/PID/ns/net (Linux)",
@@ -148,7 +150,7 @@ def _targets(args: argparse.Namespace) -> list[tuple[str | None, int | None]]:
     the inode is known (and shown) with --all-namespaces only."""
     if args.all_namespaces:
         return [(ns.path, ns.inode) for ns in namespaces()]
-    return [(_netns_path(args.netns) if args.netns else None, None)]
+    return [(args.netns, None)]
 
 
 def _filters(args: argparse.Namespace) -> dict:
@@ -168,20 +170,11 @@ def _read(args: argparse.Namespace, netns: str | None) -> list:
     return rows
 
 
-def _columns(lines: list[tuple[str, ...]]) -> list[str]:
-    """Lines of left-aligned columns, two spaces apart."""
-    widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n"
-        for cells in lines
-    ]
-
-
 def _count_lines(args: argparse.Namespace, netns: str | None, prefix: tuple) -> list[str]:
     """--count: rows per state, or with --by a table of ports by states."""
     if args.by is None:
         per_state = counts(args.family, netns=netns, **_filters(args))
-        return _columns([(*prefix, s.name, str(n)) for s, n in per_state.items()])
+        return columns_text([(*prefix, s.name, str(n)) for s, n in per_state.items()])
     per_port = counts(args.family, by=args.by, netns=netns, **_filters(args))
     chosen = [s for s in TcpState if s in (_states(args) or TcpState)]
     header = ("Netns",) * len(prefix) + ("Port", *(s.name for s in chosen))
@@ -189,13 +182,13 @@ def _count_lines(args: argparse.Namespace, netns: str | None, prefix: tuple) -> 
         (*prefix, str(port), *(str(per_state.get(s, 0)) for s in chosen))
         for port, per_state in per_port.items()
     ]
-    return _columns([header, *body])
+    return columns_text([header, *body])
 
 
 def _stats_lines(args: argparse.Namespace, netns: str | None, prefix: tuple) -> list[str]:
     family = socket.AF_INET if args.family == socket.AF_INET else socket.AF_INET6
     counters = stats(family, netns=netns)
-    return _columns(
+    return columns_text(
         [
             (*prefix, name, "-" if value is None else str(value))
             for name, value in zip(type(counters).__match_args__, counters, strict=True)
@@ -291,7 +284,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     collector = TcpCollector(
         families=families[args.family],
         ports=args.port_metrics or (),
-        netns=_netns_path(args.netns) if args.netns else None,
+        netns=args.netns,
     )
     return serve(args.serve, collector)
 
@@ -314,7 +307,7 @@ def _watch(args: argparse.Namespace) -> int:
     events = watch.lines(
         families,
         _filters(args),
-        netns=_netns_path(args.netns) if args.netns else None,
+        netns=args.netns,
         all_namespaces=args.all_namespaces,
         interval=args.watch,
         as_json=args.json,

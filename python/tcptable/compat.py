@@ -18,7 +18,7 @@ from socket import AF_INET, AF_INET6, SOCK_STREAM
 from ._tcptable import tcp4, tcp6
 from .state import TcpState
 
-__all__ = ["addr", "net_connections", "sconn", "windows_ipv6_text"]
+__all__ = ["addr", "net_connections", "sconn"]
 
 # psutil's own type names and fields.
 sconn = namedtuple("sconn", ["fd", "family", "type", "laddr", "raddr", "status", "pid"])
@@ -64,23 +64,10 @@ def _linux(rows, family, lp: int, ra: int, rp: int) -> list:
     ]
 
 
-def windows_ipv6_text(text: str) -> str:
-    """An IPv6 address as psutil prints it on Windows (ntdll's
-    RtlIpv6AddressToStringA) from tcptable's text (glibc's rules).  They
-    differ only where Windows shortens the first run of zero groups and glibc
-    the longest (the text keeps a "0:0"), for ISATAP (..:5efe:a.b.c.d) and for
-    some ::ffff: forms; only those few are handed to ntdll."""
-    if "0:0" not in text and "5efe" not in text and not text.startswith("::ffff:"):
-        return text
-    out = ctypes.create_string_buffer(46)  # INET6_ADDRSTRLEN
-    _rtl_ipv6_text(socket.inet_pton(AF_INET6, text), out)
-    return out.value.decode("ascii")
-
-
 def _windows(rows, family, lp: int, ra: int, rp: int) -> list:
     # psutil's Windows code: an endpoint is () when both its address and port
     # are zero, and the remote one of every LISTEN row is ().
-    text = windows_ipv6_text if family == AF_INET6 else str
+    text = _windows_ipv6_text if family == AF_INET6 else str
     return [
         _new(
             sconn,
@@ -106,6 +93,19 @@ if WINDOWS:
     _rtl_ipv6_text = ctypes.WinDLL("ntdll").RtlIpv6AddressToStringA
     _rtl_ipv6_text.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     _rtl_ipv6_text.restype = ctypes.c_void_p
+
+    def _windows_ipv6_text(text: str) -> str:
+        """An IPv6 address as psutil prints it on Windows (ntdll's
+        RtlIpv6AddressToStringA) from tcptable's text (glibc's rules).  They
+        differ only where Windows shortens the first run of zero groups and glibc
+        the longest (the text keeps a "0:0"), for ISATAP (..:5efe:a.b.c.d) and for
+        some ::ffff: forms; only those few are handed to ntdll."""
+        if "0:0" not in text and "5efe" not in text and not text.startswith("::ffff:"):
+            return text
+        out = ctypes.create_string_buffer(46)  # INET6_ADDRSTRLEN
+        _rtl_ipv6_text(socket.inet_pton(AF_INET6, text), out)
+        return out.value.decode("ascii")
+
     _convert = _windows
 else:
     _convert = _linux

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from ._tcptable import Tcp4Row, Tcp6Row
 
 __all__ = [
+    "columns_text",
     "endpoint",
     "local_endpoint",
     "remote_endpoint",
@@ -64,6 +65,15 @@ def row_cells(row: Row) -> tuple[str, str, str, str]:
     )
 
 
+def columns_text(lines: list[tuple[str, ...]]) -> list[str]:
+    """Lines of left-aligned columns, two spaces apart, no trailing blanks."""
+    widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n"
+        for cells in lines
+    ]
+
+
 def table_text(rows: Iterable[Row], namespaces: Iterable[str] | None = None) -> str:
     """A table like ``netstat -tn``: protocol, local, remote, state; with
     `namespaces` (one per row), a first column naming each row's namespace."""
@@ -72,13 +82,4 @@ def table_text(rows: Iterable[Row], namespaces: Iterable[str] | None = None) -> 
     if namespaces is not None:
         lines = [(ns, *line) for ns, line in zip(namespaces, lines, strict=True)]
         header = ("Netns", *header)
-    last = len(header) - 1
-    widths = [max([len(header[i])] + [len(line[i]) for line in lines]) for i in range(last)]
-    out = []
-    for cells in [header, *lines]:
-        out.append(
-            "  ".join(cell.ljust(w) for cell, w in zip(cells[:last], widths, strict=True))
-            + "  "
-            + cells[last]
-        )
-    return "\n".join(out) + "\n"
+    return "".join(columns_text([header, *lines]))

@@ -174,13 +174,24 @@ def sha256(path: Path) -> str:
 
 
 def _debian_uri() -> str:
-    """The Debian mirror this machine already uses (never written down)."""
+    """The Debian mirror this machine already uses (never written down): from
+    deb822 sources (Debian 12 and later) or a one-line sources.list.  Only
+    Debian's archive serves Debian's CPython source: Ubuntu's mirrors do not."""
     sources = Path("/etc/apt/sources.list.d/debian.sources")
     if sources.exists():
         for line in sources.read_text().splitlines():
             if line.startswith("URIs:"):
                 return line.split()[1]
-    raise Missing("no Debian mirror found in /etc/apt/sources.list.d/debian.sources")
+    listing = Path("/etc/apt/sources.list")
+    if listing.exists():
+        for line in listing.read_text().splitlines():
+            words = line.split()
+            if words[:1] == ["deb"] and "/debian" in line:
+                return next(w for w in words[1:] if "://" in w)
+    raise Missing(
+        "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or "
+        "/etc/apt/sources.list (a Debian machine or container is needed)"
+    )
 
 
 def _fetch(item: Download, into: Path) -> None:
@@ -191,6 +202,8 @@ def _fetch(item: Download, into: Path) -> None:
         cmd += ["-d", into, item.spec]
     else:  # apt-get source, with a private source list: the system's apt state stays
         keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
+        if not Path(keyring).exists():
+            raise Missing(f"no Debian archive keyring ({keyring}; Debian: debian-archive-keyring)")
         (into / "sources.list").write_text(
             f"deb-src [signed-by={keyring}] {_debian_uri()} {item.suite} main\n"
         )
