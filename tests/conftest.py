@@ -2,11 +2,16 @@ import json
 import os
 import signal
 import socket
+import sys
 import uuid
 
 import pytest
-from netns import LINUX, ip, private_netns, skip_or_fail
-from population import Population, standard
+
+# The helpers of tests/support import by their bare names from any test folder.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "support"))
+
+from netns import LINUX, ip, private_netns, skip_or_fail  # noqa: E402
+from population import Population, standard  # noqa: E402
 
 
 def pytest_configure(config):

@@ -483,7 +483,7 @@ def test_watchers_hold_no_descriptor_after_they_go(named_netns):
 
 
 def test_no_reference_or_traced_memory_growth(netns):
-    """As tests/test_refcounts.py: thousands of Watchers and polls, each
+    """As tests/robustness/test_refcounts.py: thousands of Watchers and polls, each
     seeing a connection open or close, leave TcpState's reference counts
     and traced memory where they were."""
     lst = socket.socket(socket.AF_INET6)
