@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
+import socket
+import struct
 import subprocess
 import sys
 
@@ -40,24 +43,37 @@ def skip_or_fail(reason: str, flag: str = "TCPTABLE_REQUIRE_NETNS") -> None:
     pytest.skip(reason, allow_module_level=True)
 
 
+def need_tool(name: str, package: str) -> None:
+    """Skip (or fail, under TCPTABLE_REQUIRE_TOOLS) when `name` is not on PATH."""
+    if shutil.which(name) is None:
+        skip_or_fail(f"needs {name} ({package})", "TCPTABLE_REQUIRE_TOOLS")
+
+
 def ip(*args: str) -> None:
+    need_tool("ip", "iproute2")
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
 
 
 @contextlib.contextmanager
-def _returning():
-    """Yields libc; on exit, puts the calling thread back in the network
-    namespace it was in."""
+def _left(move):
+    """Runs ``move(libc)``, which takes the calling thread into another network
+    namespace, and puts the thread back on exit.  Where ``move`` cannot (it
+    returns an errno), the thread never left: the test skips with ``why`` of
+    that errno, and nothing is put back (setns needs CAP_SYS_ADMIN even to
+    return, which a container does not give)."""
     libc = ctypes.CDLL(None, use_errno=True)
     original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        yield libc
-    finally:
+        err = move(libc)
+        if err:
+            skip_or_fail(f"cannot create or enter a network namespace (needs CAP_SYS_ADMIN): {err}")
         try:
+            yield
+        finally:
             if libc.setns(original, CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "setns back to the original namespace")
-        finally:
-            os.close(original)
+    finally:
+        os.close(original)
 
 
 @contextlib.contextmanager
@@ -73,22 +89,35 @@ def private_netns():
             "needs a private TCP table: a Linux network namespace, or TCPTABLE_ISOLATED=1 "
             "from a runner that made one (tests/windows)"
         )
-    with _returning() as libc:
-        if libc.unshare(CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            skip_or_fail(f"cannot create a network namespace (needs root): {os.strerror(err)}")
-        ip("link", "set", "lo", "up")
+
+    def unshare(libc) -> str:
+        return "" if libc.unshare(CLONE_NEWNET) == 0 else os.strerror(ctypes.get_errno())
+
+    with _left(unshare):
+        _loopback_up()
         yield
+
+
+def _loopback_up() -> None:
+    """``ip link set lo up`` without iproute2: SIOCGIFFLAGS, then SIOCSIFFLAGS."""
+    import fcntl  # Linux only, as this is
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH22x", b"lo", 0)
+        flags = struct.unpack("16sH22x", fcntl.ioctl(s, 0x8913, request))[1]
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))  # IFF_UP
 
 
 @contextlib.contextmanager
 def entered(path: str):
     """The calling thread inside the existing namespace at `path`, then back."""
-    with _returning() as libc:
+
+    def setns(libc) -> str:
         target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            if libc.setns(target, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), f"setns into {path}")
+            return "" if libc.setns(target, CLONE_NEWNET) == 0 else os.strerror(ctypes.get_errno())
         finally:
             os.close(target)
+
+    with _left(setns):
         yield
