@@ -11,7 +11,7 @@ class _StructSeq:
     n_unnamed_fields: Final[int]
 
 # Typing only: the fields both row types have by name, beyond the tuple
-# (tests/test_rows_and_states.py checks these stubs against the row types).
+# (tests/api/test_rows_and_states.py checks these stubs against the row types).
 class _ByName:
     @property
     def pid(self) -> int | None: ...

@@ -256,7 +256,7 @@ def handmade_diff() -> dict[str, bytes]:
 
 
 def write_corpus() -> None:
-    sys.path.insert(0, str(Path(__file__).parent.parent))
+    sys.path.insert(0, str(Path(__file__).parent.parent / "support"))
     from netns import private_netns
     from population import standard
 

@@ -12,7 +12,7 @@ python.exe and Wine, each part in a private network namespace with a fresh
 Wine session (Wine reads the TCP table of its session's namespace):
 a module's tests share one namespace, and a test that asks for a namespace
 of its own (the `netns` fixture) gets one.  The inner processes see
-TCPTABLE_ISOLATED=1 (tests/netns.py).
+TCPTABLE_ISOLATED=1 (tests/support/netns.py).
 
 Every download is pinned by version and sha256: the runtimes, headers and
 zig here, cached in $TCPTABLE_WINDOWS_CACHE (default
@@ -131,7 +131,7 @@ ZIG = Download(
     "ziglang==0.17.1",
 )
 
-# The test builds, by name (tests/test_windows_test_builds.py): the first
+# The test builds, by name (tests/windows/test_windows_test_builds.py): the first
 # table call of each dump answers a code (ext/arch/windows/tables.c,
 # TT_WIN_TEST_CODE), or stats() takes its fallback (ext/arch/windows/stats.c).
 TEST_BUILDS = {

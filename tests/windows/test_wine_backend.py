@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import tcptable
 import wine
-from netns import skip_or_fail
+from netns import private_netns, skip_or_fail
 from population import Population, wait_for
 from tcptable import TcpState
 
@@ -40,6 +40,8 @@ def wine_env(tmp_path_factory):
     reason = wine.missing_tools()
     if reason:
         skip_or_fail(reason, wine.REQUIRE)
+    with private_netns():  # every test runs in one: skip before a minute of building
+        pass
     bindir = wine.build(tmp_path_factory.mktemp("wine-bin"))
     env = wine.Wine(Path(tempfile.mkdtemp(prefix="tcptable-wineprefix-")), bindir)
     try:

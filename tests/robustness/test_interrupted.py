@@ -54,7 +54,7 @@ def run_filtered(script: str, backend: str, nr: int) -> str:
     env = {
         **os.environ,
         "TCPTABLE_BACKEND": backend,
-        "PYTHONPATH": str(pathlib.Path(__file__).parent),
+        "PYTHONPATH": str(pathlib.Path(__file__).parent.parent / "support"),  # seccomp
     }
     result = subprocess.run(
         [sys.executable, "-c", script, str(nr)],

@@ -156,7 +156,7 @@ def test_typing_files_are_installed():
     for name in ("def tcp6", "def tcp4", "def counts", "class Tcp6Row", "class Tcp4Row"):
         assert name in text
     # The tests import the built package, not the source tree.
-    source = pathlib.Path(__file__).parent.parent / "python" / "tcptable"
+    source = pathlib.Path(__file__).parents[2] / "python" / "tcptable"
     assert package.resolve() != source.resolve()
 
 

@@ -17,7 +17,7 @@ import tcptable
 from netns import private_netns
 from test_sort_order import v4_key, v6_key
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks"))
 from connections import Connections, prepare_namespace  # noqa: E402
 
 pytestmark = pytest.mark.skipif(

@@ -17,11 +17,11 @@ from test_leaks import population  # noqa: F401  (the fixture the call mix expec
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux-only: valgrind")
 
-TESTS = Path(__file__).parent
-NATIVE = TESTS / "native"
-CHILD = (
-    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import test_leaks; test_leaks.run_calls(3000)"
-)
+HERE = Path(__file__).parent
+NATIVE = HERE.parent / "native"
+# test_leaks and the support code it imports.
+PATH = [str(HERE), str(HERE.parent / "support")]
+CHILD = f"import sys; sys.path[:0] = {PATH!r}; import test_leaks; test_leaks.run_calls(3000)"
 
 
 def extension_frames(error: ET.Element) -> list[str]:

@@ -10,7 +10,7 @@ import sys
 import pytest
 from netns import skip_or_fail
 
-BENCH = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "bench.py")
+BENCH = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks", "bench.py")
 
 
 CALLS = {

@@ -182,7 +182,7 @@ def test_bad_options_exit_2(args):
 
 
 @pytest.mark.skipif(not LINUX, reason="Linux-only: TCPTABLE_BACKEND and /proc")
-def test_unknown_backend_exits_2_with_one_line(netns):
+def test_unknown_backend_exits_2_with_one_line(netns_if_possible):
     result = run(env={"TCPTABLE_BACKEND": "bogus"})
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines() == [
@@ -223,7 +223,7 @@ def test_os_error_of_the_proc_backend_exits_1_with_one_line(netns):
 
 
 @pytest.mark.skipif(not LINUX, reason="Linux-only: netlink and RLIMIT_NOFILE")
-def test_os_error_of_the_netlink_backend_exits_1_with_one_line(netns):
+def test_os_error_of_the_netlink_backend_exits_1_with_one_line(netns_if_possible):
     """No file descriptor left: the netlink socket() fails with EMFILE."""
     code = (
         "import resource, shutil, sys; from tcptable.cli import main; "
@@ -241,7 +241,7 @@ def test_help_exits_0():
     assert result.returncode == 0 and "--count" in result.stdout
 
 
-def test_a_reader_that_left_ends_it_quietly(netns):
+def test_a_reader_that_left_ends_it_quietly(netns_if_possible):
     """stdout is a pipe nobody reads any more: no traceback, status 1."""
     read_end, write_end = os.pipe()
     os.close(read_end)

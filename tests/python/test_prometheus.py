@@ -335,7 +335,7 @@ def test_scrape_of_its_own_namespace_shows_the_scrape(
 
 
 @linux_only
-def test_unknown_paths_are_404(netns, exporters):
+def test_unknown_paths_are_404(netns_if_possible, exporters):
     exporter = exporters("0")
     for path in ("/", "/metric", "/metrics/x", "/favicon.ico"):
         assert exporter.get(path)[0] == 404
@@ -385,7 +385,7 @@ def test_concurrent_scrapes_leave_rss_flat(one_pair_each, exporters):
 
 @linux_only
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_it_cleanly(netns, exporters, signum):
+def test_a_signal_stops_it_cleanly(netns_if_possible, exporters, signum):
     exporter = exporters("0")
     assert exporter.get()[0] == 200
     assert exporter.stop(signum) == (0, "")
@@ -403,7 +403,7 @@ def test_a_signal_stops_it_cleanly(netns, exporters, signum):
         ("[2001:db8::1]:9100", "Cannot assign requested address"),  # not on this machine
     ],
 )
-def test_a_bad_address_exits_2_with_one_line(netns, address, message):
+def test_a_bad_address_exits_2_with_one_line(netns_if_possible, address, message):
     result = serve(address)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("tcptable: ")
@@ -411,7 +411,7 @@ def test_a_bad_address_exits_2_with_one_line(netns, address, message):
 
 
 @linux_only
-def test_a_busy_port_exits_2_with_one_line(netns):
+def test_a_busy_port_exits_2_with_one_line(netns_if_possible):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -470,7 +470,9 @@ def test_a_failed_collection_is_counted_logged_once_and_serving_goes_on(netns, e
 
 
 @linux_only
-def test_a_netns_of_another_kind_fails_each_collection_and_is_logged_once(netns, exporters):
+def test_a_netns_of_another_kind_fails_each_collection_and_is_logged_once(
+    netns_if_possible, exporters
+):
     uts = f"/proc/{os.getpid()}/ns/uts"
     exporter = exporters("0", "--netns", uts)
     for errors in (1.0, 2.0):

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from typing import NamedTuple
 
-from netns import WINE
+from netns import WINE, need_tool
 
 # Linux state numbers (include/net/tcp_states.h) -> TcpState names.
 LINUX_STATES = {
@@ -148,6 +148,7 @@ def ss_rows(
     ``nsenter -t PID -n``: another namespace's), with an optional filter
     ``expression`` (``sport = :443``).  ss prints no scope for the remote end:
     it is taken to be the local one when the remote address is link-local."""
+    need_tool("ss", "iproute2")
     flag = "-6" if family == socket.AF_INET6 else "-4"
     command = [*prefix, "ss", "-tanH", flag, *([expression] if expression else [])]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -176,6 +177,7 @@ class Detail(NamedTuple):
 
 def ss_details(family: int) -> collections.Counter:
     """``ss -tanpeH`` for one family: (Row, Detail) pairs."""
+    need_tool("ss", "iproute2")
     flag = "-6" if family == socket.AF_INET6 else "-4"
     out = subprocess.run(["ss", "-tanpeH", flag], check=True, capture_output=True, text=True).stdout
     rows = collections.Counter()

@@ -7,28 +7,19 @@ real Windows machine with other connections."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 
 import pytest
 import tcptable
-from netns import ISOLATED, LINUX, WINE, private_netns
+from netns import WINE
 from oracles import row_tuple
 
 FAMILIES = [(socket.AF_INET6, "::1", tcptable.tcp6), (socket.AF_INET, "127.0.0.1", tcptable.tcp4)]
 
 
-@pytest.fixture
-def table_of_our_own():
-    """A private namespace where there is one to have; real Windows has none,
-    and the test looks only at its own rows there."""
-    with private_netns() if LINUX or ISOLATED else contextlib.nullcontext():
-        yield
-
-
 @pytest.mark.parametrize("family,addr,table", FAMILIES, ids=["tcp6", "tcp4"])
-def test_own_sockets_carry_this_process_pid(table_of_our_own, family, addr, table):
+def test_own_sockets_carry_this_process_pid(netns_if_possible, family, addr, table):
     with socket.socket(family) as lst:
         lst.bind((addr, 0))
         lst.listen()

@@ -158,9 +158,10 @@ def apply_json(table: collections.Counter, line: str) -> None:
     table += collections.Counter()
 
 
-def test_json_events_honour_the_filters(netns):
+def test_json_events_honour_the_filters(netns_if_possible):
     """-4 --local-port P --state ESTABLISHED: only the server side of a
-    connection to P, opened and then closed when it leaves ESTABLISHED."""
+    connection to P, opened and then closed when it leaves ESTABLISHED (so
+    the filters show only the test's own sockets, whatever else is there)."""
     pop = Population()
     lst = pop.listener(socket.AF_INET, "127.0.0.1")
     other = pop.listener(socket.AF_INET6, "::1")

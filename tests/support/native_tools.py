@@ -12,7 +12,7 @@ from pathlib import Path
 
 from netns import skip_or_fail
 
-NATIVE = Path(__file__).parent / "native"
+NATIVE = Path(__file__).parent.parent / "native"
 TOOLS_FLAG = "TCPTABLE_REQUIRE_TOOLS"
 
 
