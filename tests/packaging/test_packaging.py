@@ -12,7 +12,7 @@ import pytest
 import tcptable
 from netns import LINUX, skip_or_fail
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir)
 SETUP = os.path.join(ROOT, "setup.py")
 
 
