@@ -55,7 +55,8 @@ static const struct {
 
 /* By-name fields, the same ones in both row types: row_dealloc() counts a
  * row's items as its length plus these.  make_type() checks both facts. */
-#define BY_NAME_FIELDS 5
+#define COUNT_BY_NAME(NAME, flags, name, doc) +((flags) & BY_NAME ? 1 : 0)
+enum { BY_NAME_FIELDS = 0 ROW_FIELDS(COUNT_BY_NAME) };
 
 /* ---- per-call object caches --------------------------------------------- */
 
@@ -135,7 +136,7 @@ cached_number(object_cache *cache, uint32_t number)
  * checks at import.  Later versions take the public API until their layout
  * is reviewed: ttpy_row_allocation says which path this build took, and a
  * test fails on a CPython whose build took the public one. */
-#if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030F0000
+#if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030F0000 && !defined(TT_PUBLIC_ROWS)
 #define OWN_ROW_ALLOCATION 1
 const char ttpy_row_allocation[] = "own";
 
@@ -172,9 +173,15 @@ row_dealloc(PyObject *row)
     PyObject_GC_Del(row);
     Py_DECREF(type); /* instances of heap types own a reference to them */
 }
+#elif defined(TT_PUBLIC_ROWS)
+/* setup.py's TCPTABLE_PUBLIC_ROWS=1: the public path on any CPython, so CI
+ * builds and tests it on every run. */
+const char ttpy_row_allocation[] = "public-forced";
 #else
 const char ttpy_row_allocation[] = "public";
+#endif
 
+#ifndef OWN_ROW_ALLOCATION
 static PyObject *
 new_row(const ttpy_row_layout *layout)
 {
@@ -359,9 +366,9 @@ check_type(const ttpy_row_layout *layout, const char *name)
 {
     static const char *const keys[] = {"n_fields", "n_sequence_fields", "n_unnamed_fields"};
     Py_ssize_t want[] = {layout->n_fields, layout->n_visible, 0};
+    PyTypeObject *type = layout->type;
 
 #ifdef OWN_ROW_ALLOCATION
-    PyTypeObject *type = layout->type;
     if (PyType_HasFeature(type, Py_TPFLAGS_BASETYPE) ||
         layout->n_fields - layout->n_visible != BY_NAME_FIELDS ||
         type->tp_basicsize < (Py_ssize_t)offsetof(PyTupleObject, ob_item) ||
