@@ -173,7 +173,7 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _debian_uri() -> str:
+def debian_uri() -> str:
     """The Debian mirror this machine already uses (never written down)."""
     sources = Path("/etc/apt/sources.list.d/debian.sources")
     if sources.exists():
@@ -192,7 +192,7 @@ def _fetch(item: Download, into: Path) -> None:
     else:  # apt-get source, with a private source list: the system's apt state stays
         keyring = "/usr/share/keyrings/debian-archive-keyring.gpg"
         (into / "sources.list").write_text(
-            f"deb-src [signed-by={keyring}] {_debian_uri()} {item.suite} main\n"
+            f"deb-src [signed-by={keyring}] {debian_uri()} {item.suite} main\n"
         )
         (into / "lists" / "partial").mkdir(parents=True)
         options = [
