@@ -105,7 +105,7 @@ def test_stubs_have_the_row_types_shape(cls):
 
 
 def test_row_allocation_path_is_the_reviewed_one():
-    """CPython 3.10 to 3.14 build rows with the extension's own allocation
+    """CPython 3.10 to 3.15 build rows with the extension's own allocation
     (ext/py/rowtypes.c); a newer CPython takes the slower public API until
     its structseq layout is reviewed and the range extended.  A build with
     TCPTABLE_PUBLIC_ROWS=1 takes the public API, and is tested with it set:
