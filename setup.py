@@ -103,12 +103,17 @@ def extension():
         ]
         compile_args += flags
         link_args += flags
+    macros = MANIFEST["macros"](key)
+    # TCPTABLE_PUBLIC_ROWS=1 builds rows through PyStructSequence_New() on any
+    # CPython (ext/py/rowtypes.c), as CI tests that path on every run.
+    if os.environ.get("TCPTABLE_PUBLIC_ROWS") == "1":
+        macros.append(("TT_PUBLIC_ROWS", None))
     return Extension(
         "tcptable._tcptable",
         sources=[f"ext/{s}" for s in MANIFEST["sources"](key)],
         depends=[f"ext/{h}" for h in MANIFEST["headers"]()],
         include_dirs=["ext"],
-        define_macros=MANIFEST["macros"](key),
+        define_macros=macros,
         libraries=MANIFEST["libraries"](key),
         extra_compile_args=compile_args,
         extra_link_args=link_args,

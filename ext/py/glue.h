@@ -22,6 +22,7 @@ typedef struct {
     PyTypeObject *type;
     Py_ssize_t n_fields;  /* every field, by-name ones included */
     Py_ssize_t n_visible; /* the tuple's length */
+    Py_ssize_t n_items;   /* items a row allocates past tp_basicsize (rowtypes.c) */
 } ttpy_row_layout;
 
 typedef struct {

@@ -55,7 +55,8 @@ static const struct {
 
 /* By-name fields, the same ones in both row types: row_dealloc() counts a
  * row's items as its length plus these.  make_type() checks both facts. */
-#define BY_NAME_FIELDS 5
+#define COUNT_BY_NAME(NAME, flags, name, doc) +((flags) & BY_NAME ? 1 : 0)
+enum { BY_NAME_FIELDS = 0 ROW_FIELDS(COUNT_BY_NAME) };
 
 /* ---- per-call object caches --------------------------------------------- */
 
@@ -127,15 +128,15 @@ cached_number(object_cache *cache, uint32_t number)
 
 /* ---- allocating rows ---------------------------------------------------- */
 
-/* CPython 3.10 to 3.14: rows are allocated and freed here rather than by
+/* CPython 3.10 to 3.15: rows are allocated and freed here rather than by
  * PyStructSequence_New() and structseq_dealloc(), which look the field counts
  * up in the type's dict for every row (-30% instructions per table).  This
  * mirrors those versions' structseq layout (a tuple of n_fields items whose
- * length is n_visible; 3.14 adds the tuple's cached hash), which make_type()
- * checks at import.  Later versions take the public API until their layout
- * is reviewed: ttpy_row_allocation says which path this build took, and a
- * test fails on a CPython whose build took the public one. */
-#if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030F0000
+ * length is n_visible; 3.14 adds the tuple's cached hash, which 3.15 keeps),
+ * which make_type() checks at import.  Later versions take the public API
+ * until their layout is reviewed: ttpy_row_allocation says which path this
+ * build took, and a test fails on a CPython whose build took the public one. */
+#if PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x03100000 && !defined(TT_PUBLIC_ROWS)
 #define OWN_ROW_ALLOCATION 1
 const char ttpy_row_allocation[] = "own";
 
@@ -144,7 +145,7 @@ const char ttpy_row_allocation[] = "own";
 static PyObject *
 new_row(const ttpy_row_layout *layout)
 {
-    PyTupleObject *row = PyObject_GC_NewVar(PyTupleObject, layout->type, layout->n_fields);
+    PyTupleObject *row = PyObject_GC_NewVar(PyTupleObject, layout->type, layout->n_items);
 
     if (row == NULL)
         return NULL;
@@ -172,9 +173,15 @@ row_dealloc(PyObject *row)
     PyObject_GC_Del(row);
     Py_DECREF(type); /* instances of heap types own a reference to them */
 }
+#elif defined(TT_PUBLIC_ROWS)
+/* setup.py's TCPTABLE_PUBLIC_ROWS=1: the public path on any CPython, so CI
+ * builds and tests it on every run. */
+const char ttpy_row_allocation[] = "public-forced";
 #else
 const char ttpy_row_allocation[] = "public";
+#endif
 
+#ifndef OWN_ROW_ALLOCATION
 static PyObject *
 new_row(const ttpy_row_layout *layout)
 {
@@ -352,19 +359,23 @@ ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows)
 
 /* What fill_row() and, on CPythons that take it, the own allocation rely
  * on, checked on the type CPython made: its counts, no subclasses, and a
- * tuple's items (3.12 and later count the hidden ones in tp_basicsize too,
- * so a row allocated for n_fields items only has room to spare). */
+ * tuple's items.  3.12 and later count the hidden items in tp_basicsize
+ * too: a row allocates only the items past them (n_items), as allocating
+ * n_fields more would cost 40 bytes a row. */
 static int
-check_type(const ttpy_row_layout *layout, const char *name)
+check_type(ttpy_row_layout *layout, const char *name)
 {
     static const char *const keys[] = {"n_fields", "n_sequence_fields", "n_unnamed_fields"};
     Py_ssize_t want[] = {layout->n_fields, layout->n_visible, 0};
+    PyTypeObject *type = layout->type;
 
 #ifdef OWN_ROW_ALLOCATION
-    PyTypeObject *type = layout->type;
+    Py_ssize_t inside = type->tp_basicsize - (Py_ssize_t)offsetof(PyTupleObject, ob_item);
+
+    layout->n_items = layout->n_fields - inside / (Py_ssize_t)sizeof(PyObject *);
     if (PyType_HasFeature(type, Py_TPFLAGS_BASETYPE) ||
-        layout->n_fields - layout->n_visible != BY_NAME_FIELDS ||
-        type->tp_basicsize < (Py_ssize_t)offsetof(PyTupleObject, ob_item) ||
+        layout->n_fields - layout->n_visible != BY_NAME_FIELDS || inside < 0 ||
+        inside % (Py_ssize_t)sizeof(PyObject *) != 0 || layout->n_items < layout->n_visible ||
         type->tp_itemsize != (Py_ssize_t)sizeof(PyObject *)) {
         PyErr_Format(PyExc_SystemError, "%s does not have the layout rowtypes.c expects", name);
         return -1;

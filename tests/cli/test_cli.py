@@ -224,9 +224,11 @@ def test_os_error_of_the_proc_backend_exits_1_with_one_line(netns):
 
 @pytest.mark.skipif(not LINUX, reason="Linux-only: netlink and RLIMIT_NOFILE")
 def test_os_error_of_the_netlink_backend_exits_1_with_one_line(netns_if_possible):
-    """No file descriptor left: the netlink socket() fails with EMFILE."""
+    """No file descriptor left: the netlink socket() fails with EMFILE.  The
+    parser is made and used once first: what argparse imports lazily (3.14:
+    _colorize) is imported while files can still be opened."""
     code = (
-        "import resource, shutil, sys; from tcptable.cli import main; "
+        "import resource, sys; from tcptable.cli import _parser, main; _parser().parse_args([]); "
         "resource.setrlimit(resource.RLIMIT_NOFILE, (3, 3)); sys.exit(main([]))"
     )
     result = subprocess.run(
@@ -309,6 +311,7 @@ def test_a_reader_leaving_mid_output_ends_it_with_status_1(big_table):
         [sys.executable, "-u", "-m", "tcptable"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        bufsize=0,  # readline() takes the one line, not a buffer's worth (3.14: 128 KiB)
     )
     assert proc.stdout.readline().split()[0] == b"Proto"
     proc.stdout.close()  # the reader leaves with most of the table unwritten

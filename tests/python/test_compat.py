@@ -221,10 +221,20 @@ def test_an_unprivileged_caller_equals_psutil(holders, psutil):
     rows = [json.loads(c) for c in report["ours"]]
     # The child forked from this process holds copies of its sockets too, and
     # it may see only its own /proc/<pid>/fd: the holders' sockets have no pid.
-    own = [r for r in rows if report["port"] in (r[3][1], r[4] and r[4][1])]
+    # By whole endpoints, not port numbers: a socket of another test (one left
+    # in TIME_WAIT, an accepted one) may share a port with these.
+    listener = ["127.0.0.1", report["port"]]
+    own = [r for r in rows if listener in (r[3], r[4])]
     assert len(own) == 3 and {r[-1] for r in own} == {report["pid"]}
-    held_ports = {held.row.local_port for h in holders for held in h.held}
-    others = [r for r in rows if r[3][1] in held_ports]
+    held_ends = {
+        (
+            (r.local_addr, r.local_port),
+            (r.remote_addr, r.remote_port) if r.state != "LISTEN" else (),
+        )
+        for h in holders
+        for r in (held.row for held in h.held)
+    }
+    others = [r for r in rows if (tuple(r[3]), tuple(r[4])) in held_ends]
     assert len(others) == sum(len(h.held) for h in holders)
     assert {r[-1] for r in others} == {None}
 

@@ -173,7 +173,7 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _debian_uri() -> str:
+def debian_uri() -> str:
     """The Debian mirror this machine already uses (never written down): from
     deb822 sources (Debian 12 and later) or a one-line sources.list.  Only
     Debian's archive serves Debian's CPython source: Ubuntu's mirrors do not."""
@@ -205,7 +205,7 @@ def _fetch(item: Download, into: Path) -> None:
         if not Path(keyring).exists():
             raise Missing(f"no Debian archive keyring ({keyring}; Debian: debian-archive-keyring)")
         (into / "sources.list").write_text(
-            f"deb-src [signed-by={keyring}] {_debian_uri()} {item.suite} main\n"
+            f"deb-src [signed-by={keyring}] {debian_uri()} {item.suite} main\n"
         )
         (into / "lists" / "partial").mkdir(parents=True)
         options = [
