@@ -19,33 +19,16 @@
  * call; ntstatus.h clashes with winnt.h, so it is spelled out here. */
 #define TT_STATUS_UNSUCCESSFUL 0xC0000001UL
 
-/* Tries before giving up on a table that keeps growing.  Overridable only so
- * a test build can prove the "never settles" error (-DTT_WIN_TRIES=1). */
+/* Tries before giving up on a table that keeps growing.  A test build may
+ * define fewer, to prove the "never settles" error (tests/windows). */
 #ifndef TT_WIN_TRIES
 #define TT_WIN_TRIES 10
 #endif
 
 /* The first buffer: enough for a quiet machine's table, so one call usually
- * does.  The test build makes it too small for any table (not even the row
- * count fits), so every call goes through ERROR_INSUFFICIENT_BUFFER. */
-#ifdef TCPTABLE_TEST_TINY_FIRST_GUESS
-#define TT_WIN_FIRST_SIZE 1UL
-#else
+ * does.  The test builds' fake calls (tests/windows/fake_calls.c) know a
+ * dump's first call by this size. */
 #define TT_WIN_FIRST_SIZE (64UL * 1024)
-#endif
-
-/* Test builds only (tests/windows): the first TT_WIN_TEST_FAILS calls of each
- * dump answer TT_WIN_TEST_CODE without calling the API, proving what each
- * code leads to without a machine whose table churns on cue. */
-#ifdef TT_WIN_TEST_CODE
-#ifndef TT_WIN_TEST_FAILS
-#define TT_WIN_TEST_FAILS 1
-#endif
-#define CALL_TABLE(api, buf, size, done)                                                  \
-    ((done) < TT_WIN_TEST_FAILS ? (ULONG)(TT_WIN_TEST_CODE) : (api)->get((buf), (size)))
-#else
-#define CALL_TABLE(api, buf, size, done) ((api)->get((buf), (size)))
-#endif
 
 #define TT_STR_(x) #x
 #define TT_STR(x) TT_STR_(x)
@@ -267,7 +250,7 @@ tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *ca
 
         if (buf == NULL)
             return tt_fail(err, TT_ERR_NOMEM, 0, "allocating the TCP table buffer");
-        rc = CALL_TABLE(api, buf, &size, calls->calls);
+        rc = api->get(buf, &size);
         calls->calls++;
         result = rc == NO_ERROR ? convert(api, buf, asked, q, out, err) : 0;
         free(buf);
