@@ -141,20 +141,16 @@ static const option options[TTPY_N_OPTIONS] = {
 
 #define TAKES(entry, o) (((entry)->options >> (o)) & 1u)
 
-/* The option `key` (a str) names among those `entry` takes, or -1 with
- * TypeError set, in CPython's words. */
+/* The option `key` names among those `entry` takes, or -1 with TypeError
+ * set, in CPython's words.  Keys are str: the call itself checked. */
 static int
 option_named(const ttpy_entry *entry, PyObject *key)
 {
-    if (PyUnicode_Check(key))
-        for (int o = 0; o < TTPY_N_OPTIONS; o++)
-            if (TAKES(entry, o) && PyUnicode_CompareWithASCIIString(key, options[o].name) == 0)
-                return o;
-    if (PyUnicode_Check(key))
-        PyErr_Format(PyExc_TypeError, "'%U' is an invalid keyword argument for %s()", key,
-                     entry->name);
-    else
-        PyErr_Format(PyExc_TypeError, "keywords must be strings");
+    for (int o = 0; o < TTPY_N_OPTIONS; o++)
+        if (TAKES(entry, o) && PyUnicode_CompareWithASCIIString(key, options[o].name) == 0)
+            return o;
+    PyErr_Format(PyExc_TypeError, "'%U' is an invalid keyword argument for %s()", key,
+                 entry->name);
     return -1;
 }
 
