@@ -22,6 +22,14 @@ typedef struct {
 } option;
 
 static int
+bad_family(PyObject *error, const ttpy_entry *entry, PyObject *obj)
+{
+    PyErr_Format(error, "family must be socket.AF_INET, socket.AF_INET6%s, not %R",
+                 entry->one_family ? "" : " or None", obj);
+    return -1;
+}
+
+static int
 convert_family(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
 {
     long family;
@@ -36,19 +44,13 @@ convert_family(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
         out->q.family = AF_UNSPEC;
         return 0;
     }
-    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "family must be socket.AF_INET, socket.AF_INET6%s, not %R",
-                     entry->one_family ? "" : " or None", obj);
-        return -1;
-    }
+    if (!PyLong_Check(obj) || PyBool_Check(obj))
+        return bad_family(PyExc_TypeError, entry, obj);
     family = PyLong_AsLong(obj);
     if (family == -1 && PyErr_Occurred())
-        PyErr_Clear();
-    if (family != AF_INET && family != AF_INET6) {
-        PyErr_Format(PyExc_ValueError, "family must be socket.AF_INET, socket.AF_INET6%s, not %R",
-                     entry->one_family ? "" : " or None", obj);
-        return -1;
-    }
+        PyErr_Clear(); /* too large: no family either */
+    if (family != AF_INET && family != AF_INET6)
+        return bad_family(PyExc_ValueError, entry, obj);
     out->q.family = (int)family;
     return 0;
 }
