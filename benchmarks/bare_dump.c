@@ -9,8 +9,8 @@
 long
 bare_dump(int family, unsigned states, long *code)
 {
-    tt_query q = {.family = family, .states = (tt_state_set)states};
-    tt_rows rows = {NULL, 0, 0};
+    tt_query q = {.protocol = IPPROTO_TCP, .family = family, .states = (tt_state_set)states};
+    tt_rows rows = {0};
     tt_error err = {0};
     long n = -1;
 

@@ -28,8 +28,11 @@ PARTS: dict[str, dict[str, list]] = {
     "py": {
         "sources": [
             "py/module.c",
-            "py/calls.c",
+            "py/query.c",
             "py/args.c",
+            "py/run.c",
+            "py/tables.c",
+            "py/counts.c",
             "py/rowtypes.c",
             "py/errors.c",
             "py/namespaces.c",
@@ -45,6 +48,7 @@ PARTS: dict[str, dict[str, list]] = {
             "arch/linux/diag.c",
             "arch/linux/bytecode.c",
             "arch/linux/procnet.c",
+            "arch/linux/procfs.c",
             "arch/linux/owners.c",
             "arch/linux/netns.c",
             "arch/linux/snmp.c",

@@ -12,8 +12,9 @@
 #include <stdint.h>
 
 #ifdef _WIN32
-#include <winsock2.h> /* AF_INET, AF_INET6 */
+#include <winsock2.h> /* AF_INET, AF_INET6, IPPROTO_TCP */
 #else
+#include <netinet/in.h>
 #include <sys/socket.h>
 #endif
 
@@ -34,22 +35,23 @@ enum {
     TT_STATE_MAX = TT_DELETE_TCB
 };
 
-/* A set of states: bit n set means MIB state n is wanted (bits 1..12). */
+/* Set membership is TT_*_IN(); TT_HAS_* (below) are the fields a row holds.
+ * A set of states: bit n set means MIB state n is wanted (bits 1..12). */
 typedef uint16_t tt_state_set;
 #define TT_ALL_STATES ((tt_state_set)(((1u << (TT_STATE_MAX + 1)) - 1) & ~1u))
-#define TT_HAS_STATE(set, s) (((set) >> (s)) & 1u)
+#define TT_STATE_IN(set, s) (((set) >> (s)) & 1u)
 
 /* A set of ports: bit p of the map set means port p is wanted. */
 typedef struct {
     uint64_t map[65536 / 64];
     uint32_t count; /* ports in the set */
 } tt_port_set;
-#define TT_HAS_PORT(set, p) (((set)->map[(p) >> 6] >> ((p) & 63)) & 1u)
+#define TT_PORT_IN(set, p) (((set)->map[(p) >> 6] >> ((p) & 63)) & 1u)
 
 static inline void
 tt_port_set_add(tt_port_set *set, uint16_t port)
 {
-    if (!TT_HAS_PORT(set, port)) {
+    if (!TT_PORT_IN(set, port)) {
         set->map[port >> 6] |= (uint64_t)1 << (port & 63);
         set->count++;
     }
@@ -67,7 +69,10 @@ enum {
     TT_WANT_OWNERS = 1, /* pid, and on Linux uid and inode */
 };
 
+/* The table is (protocol, family), as iproute2's inet_show_netlink(f, dump_fp,
+ * protocol): every backend keys its sources on both, never on TCP alone. */
 typedef struct {
+    int protocol;        /* IPPROTO_TCP */
     int family;          /* AF_INET or AF_INET6 */
     tt_state_set states; /* rows in these states; the glue answers an empty set itself */
     tt_source source;
@@ -104,10 +109,14 @@ typedef struct {
     uint64_t inode;
 } tt_row;
 
+/* The rows of one table; protocol and family say which (the glue's collect
+ * copies them from the query), so whoever builds objects needs no query. */
 typedef struct {
     tt_row *rows;
     size_t len;
     size_t cap;
+    int protocol;
+    int family;
 } tt_rows;
 
 typedef enum {
@@ -175,9 +184,9 @@ void tt_diff_free(tt_diff *d);
 static inline int
 tt_query_wants(const tt_query *q, unsigned state, uint16_t local_port, uint16_t remote_port)
 {
-    return TT_HAS_STATE(q->states, state) &&
-           (q->local_ports == NULL || TT_HAS_PORT(q->local_ports, local_port)) &&
-           (q->remote_ports == NULL || TT_HAS_PORT(q->remote_ports, remote_port));
+    return TT_STATE_IN(q->states, state) &&
+           (q->local_ports == NULL || TT_PORT_IN(q->local_ports, local_port)) &&
+           (q->remote_ports == NULL || TT_PORT_IN(q->remote_ports, remote_port));
 }
 
 /* The backend: append every row the query asks for to `out`.  Returns 0, or

@@ -1,5 +1,5 @@
-/* Arguments into a tt_query: PyArg_Parse "O&" converters (1 on success, 0
- * with an exception set) and TCPTABLE_BACKEND, all read with the GIL held. */
+/* The values of arguments (query.c parses them) and TCPTABLE_BACKEND, read
+ * with the GIL held: 0, or -1 with an exception set. */
 #include <stdlib.h>
 #include <string.h>
 #ifdef __linux__
@@ -103,25 +103,29 @@ add_state_item(PyObject *item, void *arg)
 }
 
 int
-ttpy_states_converter(PyObject *obj, void *arg)
+ttpy_states_arg(PyObject *obj, ttpy_state *st, tt_state_set *out)
 {
-    ttpy_states_arg *out = arg;
-    states_ctx ctx = {out->st, 0};
+    states_ctx ctx = {st, 0};
 
     if (obj == Py_None) {
-        out->set = TT_ALL_STATES;
-        return 1;
+        *out = TT_ALL_STATES;
+        return 0;
     }
     if (!for_each_item(obj, "states", "TcpState", add_state_item, &ctx))
-        return 0;
-    out->set = ctx.set;
-    return 1;
+        return -1;
+    *out = ctx.set;
+    return 0;
 }
+
+typedef struct {
+    const char *name;
+    tt_port_set *set;
+} ports_ctx;
 
 static int
 add_port(PyObject *item, void *arg)
 {
-    ttpy_ports_arg *out = arg;
+    ports_ctx *out = arg;
     long port;
 
     if (!PyLong_Check(item) || PyBool_Check(item)) {
@@ -139,18 +143,17 @@ add_port(PyObject *item, void *arg)
         PyErr_Format(PyExc_ValueError, "%s: %R is not a port (0 to 65535)", out->name, item);
         return -1;
     }
-    tt_port_set_add(&out->set, (uint16_t)port);
+    tt_port_set_add(out->set, (uint16_t)port);
     return 0;
 }
 
 int
-ttpy_ports_converter(PyObject *obj, void *arg)
+ttpy_ports_arg(PyObject *obj, const char *name, tt_port_set *out)
 {
-    ttpy_ports_arg *out = arg;
+    ports_ctx ctx = {name, out};
 
-    memset(&out->set, 0, sizeof(out->set));
-    out->given = obj != Py_None;
-    return !out->given || for_each_item(obj, out->name, "ints", add_port, out);
+    memset(out, 0, sizeof(*out));
+    return obj == Py_None || for_each_item(obj, name, "ints", add_port, &ctx) ? 0 : -1;
 }
 
 int
@@ -162,32 +165,6 @@ ttpy_bool_arg(PyObject *obj, const char *name, int *out)
     }
     *out = obj == Py_True;
     return 0;
-}
-
-int
-ttpy_family_converter(PyObject *obj, void *arg)
-{
-    long family = 0;
-
-    if (obj != Py_None) {
-        if (!PyLong_Check(obj) || PyBool_Check(obj)) {
-            PyErr_Format(PyExc_TypeError,
-                         "family must be socket.AF_INET, socket.AF_INET6 or None, not %R",
-                         obj);
-            return 0;
-        }
-        family = PyLong_AsLong(obj);
-        if (family == -1 && PyErr_Occurred())
-            PyErr_Clear();
-        if (family != AF_INET && family != AF_INET6) {
-            PyErr_Format(PyExc_ValueError,
-                         "family must be socket.AF_INET, socket.AF_INET6 or None, not %R",
-                         obj);
-            return 0;
-        }
-    }
-    *(int *)arg = (int)family;
-    return 1;
 }
 
 /* Linux only: Windows has one source, and a mingw build's getenv() would

@@ -2,8 +2,11 @@
  * module state and each file's entry points.
  *
  *   module.c    lifecycle: method table, exec slot, traverse/clear/free
- *   calls.c     tcp6(), tcp4(), counts(): a query, the dump, the result
- *   args.c      argument converters and TCPTABLE_BACKEND, into a tt_query
+ *   query.c     the one argument parser: every entry point's call into a query
+ *   args.c      argument values (states, ports, netns) and TCPTABLE_BACKEND
+ *   run.c       the backend without the GIL, EINTR retries, collecting rows
+ *   tables.c    tcp6(), tcp4(): the rows as structseqs
+ *   counts.c    counts(): rows per state, or per port and state
  *   rowtypes.c  the one row schema: structseq types and building rows
  *   errors.c    backend errors as exceptions
  *   namespaces.c  namespaces() and its Namespace rows
@@ -45,7 +48,7 @@ ttpy_get_state(PyObject *module)
 
 /* rowtypes.c */
 int ttpy_add_row_types(PyObject *module, ttpy_state *st);
-PyObject *ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows);
+PyObject *ttpy_build_table(ttpy_state *st, const tt_rows *rows); /* rows->family's type */
 /* A tuple of n rows: rows[index[k * stride]] for k < n (index NULL: rows[k]). */
 PyObject *ttpy_build_rows(ttpy_state *st, int family, const tt_row *rows, const uint32_t *index,
                           size_t stride, size_t n);
@@ -53,25 +56,12 @@ int ttpy_row_types_traverse(ttpy_state *st, visitproc visit, void *arg);
 void ttpy_row_types_clear(ttpy_state *st);
 extern const char ttpy_row_allocation[]; /* "own" or "public" */
 
-/* args.c: PyArg_Parse "O&" converters.  ttpy_states_arg carries the module
- * state in (to tell TcpState from other enums) and the set out. */
-typedef struct {
-    ttpy_state *st;
-    tt_state_set set;
-} ttpy_states_arg;
-int ttpy_states_converter(PyObject *obj, void *arg);   /* ttpy_states_arg */
-int ttpy_family_converter(PyObject *obj, void *arg);   /* int: AF_INET, AF_INET6, 0 (None) */
-int ttpy_source_from_env(tt_source *source);           /* TCPTABLE_BACKEND */
-int ttpy_bool_arg(PyObject *obj, const char *name, int *out); /* strictly a bool */
-
-/* local_ports / remote_ports: `name` is set before parsing (for messages);
- * `given` is 0 for None (any port). */
-typedef struct {
-    const char *name;
-    int given;
-    tt_port_set set;
-} ttpy_ports_arg;
-int ttpy_ports_converter(PyObject *obj, void *arg); /* ttpy_ports_arg */
+/* args.c: argument values, 0 or -1 with an exception set.  st tells
+ * TcpState from other enums; `name` is the argument's, for messages. */
+int ttpy_states_arg(PyObject *obj, ttpy_state *st, tt_state_set *out); /* None: all */
+int ttpy_ports_arg(PyObject *obj, const char *name, tt_port_set *out); /* None: empty */
+int ttpy_bool_arg(PyObject *obj, const char *name, int *out);           /* strictly a bool */
+int ttpy_source_from_env(tt_source *source);                            /* TCPTABLE_BACKEND */
 
 /* The netns argument: None (fd -1), an fd of a network namespace, or a path
  * to one, opened here (owned, closed by ttpy_netns_release).  Linux only. */
@@ -85,22 +75,73 @@ void ttpy_netns_release(ttpy_netns_arg *ns);
  * keeps it past the call; 0, or -1 with OSError set. */
 int ttpy_netns_keep(ttpy_netns_arg *ns);
 
+/* query.c: the options an entry point may take, in the order they are
+ * converted (netns last), and what one call asked for. */
+enum {
+    TTPY_FAMILY,
+    TTPY_STATES,
+    TTPY_SORT,
+    TTPY_PIDS,
+    TTPY_LOCAL_PORTS,
+    TTPY_REMOTE_PORTS,
+    TTPY_BY,
+    TTPY_NETNS,
+    TTPY_N_OPTIONS
+};
+#define TTPY_OPT(o) (1u << (o))
+
+typedef enum { TTPY_BY_NONE, TTPY_BY_LOCAL_PORT, TTPY_BY_REMOTE_PORT } ttpy_count_by;
+
+/* An entry point: its name (for messages), the options it takes, how many
+ * of the first ones may come by position, and the table it reads. */
+typedef struct {
+    const char *name;
+    unsigned options;   /* TTPY_OPT() bits */
+    unsigned positional;
+    int protocol;
+    int family;             /* fixed, or the default where family is an option */
+    const char *one_family; /* NULL: family=None is every family; else why it is not */
+} ttpy_entry;
+
+typedef struct {
+    tt_query q; /* family AF_UNSPEC: every family; pointers into this struct */
+    ttpy_state *st;
+    int sort;
+    ttpy_count_by by;
+    tt_port_set local_ports, remote_ports;
+    ttpy_netns_arg ns;
+} ttpy_query;
+
+/* Parses one call into *out (which must not move afterwards: q points into
+ * it); 0, or -1 with an exception set.  ttpy_query_release() on every path
+ * after a call, failed or not. */
+int ttpy_parse_query(ttpy_query *out, ttpy_state *st, const ttpy_entry *entry, PyObject *args,
+                     PyObject *kwargs);
+void ttpy_query_release(ttpy_query *query);
+/* An empty states or ports set: no row can match, the OS is not asked. */
+int ttpy_query_matches_nothing(const tt_query *q);
+
+/* The option texts every docstring shares (module.c, watcher.c). */
+#define TTPY_DOC_STATES "states: an iterable of TcpState to keep (None: all).\n"
+#define TTPY_DOC_PIDS "pids: fill each row's pid (and on Linux uid and inode).\n"
+#define TTPY_DOC_PORTS                                                                        \
+    "local_ports, remote_ports: iterables of ports a row's must be in (None: any).\n"
+#define TTPY_DOC_NETNS                                                                        \
+    "netns (Linux): a network namespace's path or fd to read (None: the caller's)."
+
 /* errors.c */
 void ttpy_raise_backend_error(const tt_error *err);
 void ttpy_raise_interrupted(const tt_error *err, int attempts);
 
-/* calls.c: ttpy_run_backend() runs call(arg, &err) without the GIL, again
+/* run.c: ttpy_run_backend() runs call(arg, &err) without the GIL, again
  * after each EINTR once signal handlers ran (pausing between tries, up to a
  * bound); 0, or -1 with an exception set.  ttpy_collect() runs the dump for
- * `q` that way (and sorts with `sort`). */
+ * `q` that way (and sorts with `sort`); a query that matches nothing gives
+ * no rows without asking the OS. */
 int ttpy_run_backend(int (*call)(void *arg, tt_error *err), void *arg);
 int ttpy_collect(const tt_query *q, int sort, tt_rows *rows);
-/* A query of `family` with TCPTABLE_BACKEND's source and the namespace
- * `netns` opened into *ns, which the caller releases on every path. */
-int ttpy_start_query(tt_query *q, int family, PyObject *netns, ttpy_netns_arg *ns);
-/* The port filters into the query (pointing at `local` and `remote`); 0
- * when one is an empty set (nothing can match). */
-int ttpy_set_ports(tt_query *q, const ttpy_ports_arg *local, const ttpy_ports_arg *remote);
+
+/* tables.c, counts.c */
 PyObject *ttpy_tcp6(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_tcp4(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs);

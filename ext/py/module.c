@@ -4,23 +4,16 @@
  * rows carry enum members at no per-row cost. */
 #include "glue.h"
 
-PyDoc_STRVAR(tcp6_doc,
-"tcp6(*, states=None, sort=False, pids=False, local_ports=None, remote_ports=None,\n"
-"     netns=None) -> tuple[Tcp6Row, ...]\n\n"
-"The IPv6 TCP table.  states: an iterable of TcpState to keep (None: all).\n"
-"sort: order rows as GetTcp6Table(Order=TRUE) does.\n"
-"pids: fill each row's pid (and on Linux uid and inode).\n"
-"local_ports, remote_ports: iterables of ports a row's must be in (None: any).\n"
-"netns (Linux): a network namespace's path or fd to read (None: the caller's).");
+/* tcp6() and tcp4(): one text, but for the family's names. */
+#define TABLE_DOC(name, row, what, call)                                                      \
+    name "(*, states=None, sort=False, pids=False, local_ports=None, remote_ports=None,\n"    \
+         "     netns=None) -> tuple[" row ", ...]\n\n"                                        \
+         "The " what " TCP table.  " TTPY_DOC_STATES                                          \
+         "sort: order rows as " call "(Order=TRUE) does.\n" TTPY_DOC_PIDS TTPY_DOC_PORTS       \
+             TTPY_DOC_NETNS
 
-PyDoc_STRVAR(tcp4_doc,
-"tcp4(*, states=None, sort=False, pids=False, local_ports=None, remote_ports=None,\n"
-"     netns=None) -> tuple[Tcp4Row, ...]\n\n"
-"The IPv4 TCP table.  states: an iterable of TcpState to keep (None: all).\n"
-"sort: order rows as GetTcpTable(Order=TRUE) does.\n"
-"pids: fill each row's pid (and on Linux uid and inode).\n"
-"local_ports, remote_ports: iterables of ports a row's must be in (None: any).\n"
-"netns (Linux): a network namespace's path or fd to read (None: the caller's).");
+PyDoc_STRVAR(tcp6_doc, TABLE_DOC("tcp6", "Tcp6Row", "IPv6", "GetTcp6Table"));
+PyDoc_STRVAR(tcp4_doc, TABLE_DOC("tcp4", "Tcp4Row", "IPv4", "GetTcpTable"));
 
 PyDoc_STRVAR(counts_doc,
 "counts(family=AF_INET6, *, states=None, local_ports=None, remote_ports=None,\n"
@@ -30,12 +23,13 @@ PyDoc_STRVAR(counts_doc,
 "by='local_port' or 'remote_port': {port: {TcpState: n}}; with that\n"
 "direction's ports given, every one is a key and every requested state a key\n"
 "of its dict, zeros included; without, the ports seen and their states seen.\n"
-"netns (Linux): a network namespace's path or fd to read (None: the caller's).");
+TTPY_DOC_NETNS);
 
 PyDoc_STRVAR(stats_doc,
 "stats(family=AF_INET6, *, netns=None) -> TcpStats\n\n"
 "The TCP counters (MIB_TCPSTATS's fields).  On Linux both families share one\n"
-"set of counters, so family changes nothing there.");
+"set of counters, so family changes nothing there.\n"
+TTPY_DOC_NETNS);
 
 PyDoc_STRVAR(namespaces_doc,
 "namespaces() -> tuple[Namespace, ...]\n\n"

@@ -350,9 +350,9 @@ error:
 }
 
 PyObject *
-ttpy_build_table(ttpy_state *st, int family, const tt_rows *rows)
+ttpy_build_table(ttpy_state *st, const tt_rows *rows)
 {
-    return ttpy_build_rows(st, family, rows->rows, NULL, 0, rows->len);
+    return ttpy_build_rows(st, rows->family, rows->rows, NULL, 0, rows->len);
 }
 
 /* ---- the types ---------------------------------------------------------- */

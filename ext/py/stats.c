@@ -72,34 +72,22 @@ stats_once(void *arg, tt_error *err)
     return tt_backend_stats(job->q, &job->stats, err);
 }
 
+static const ttpy_entry stats_entry = {
+    "stats", TTPY_OPT(TTPY_FAMILY) | TTPY_OPT(TTPY_NETNS), 1, IPPROTO_TCP, AF_INET6,
+    "one family's counters",
+};
+
 PyObject *
 ttpy_stats(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"family", "netns", NULL};
     ttpy_state *st = ttpy_get_state(module);
-    PyObject *family_obj = NULL, *netns = Py_None, *result = NULL;
-    ttpy_netns_arg ns = {-1, 0};
-    int family = AF_INET6;
-    tt_query q;
-    stats_job job = {.q = &q};
+    PyObject *result = NULL;
+    ttpy_query query;
+    stats_job job = {.q = &query.q};
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$O:stats", keywords, &family_obj, &netns))
-        return NULL;
-    if (family_obj != NULL) {
-        if (family_obj == Py_None) {
-            PyErr_SetString(PyExc_ValueError,
-                            "stats() family must be socket.AF_INET or socket.AF_INET6, not None");
-            return NULL;
-        }
-        if (!ttpy_family_converter(family_obj, &family))
-            return NULL;
-    }
-    if (ttpy_start_query(&q, family, netns, &ns) < 0)
-        goto done;
-    if (ttpy_run_backend(stats_once, &job) < 0)
-        goto done;
-    result = build_stats(st->stats_type, &job.stats);
-done:
-    ttpy_netns_release(&ns);
+    if (ttpy_parse_query(&query, st, &stats_entry, args, kwargs) == 0 &&
+        ttpy_run_backend(stats_once, &job) == 0)
+        result = build_stats(st->stats_type, &job.stats);
+    ttpy_query_release(&query);
     return result;
 }

@@ -6,11 +6,8 @@
 
 typedef struct {
     PyObject_HEAD
-    tt_query q;
-    ttpy_netns_arg ns; /* owned for the Watcher's life: q.netns_fd points here */
-    ttpy_ports_arg local, remote; /* q's port sets point here */
-    int matches_nothing;          /* an empty states or ports set */
-    PyThread_type_lock lock;      /* one poll at a time: they share what follows */
+    ttpy_query query;        /* its namespace held open for the Watcher's life */
+    PyThread_type_lock lock; /* one poll at a time: they share what follows */
     tt_rows prev;                 /* the last poll's rows */
     tt_rows next;                 /* the next dump's buffer, kept for its capacity */
     tt_diff diff;
@@ -20,10 +17,21 @@ PyDoc_STRVAR(watcher_doc,
 "Watcher(family=AF_INET6, *, states=None, local_ports=None, remote_ports=None,\n"
 "        pids=False, netns=None)\n\n"
 "Change events of one family's table: each poll() returns what changed since\n"
-"the previous one.  The arguments filter as tcp6()/tcp4()'s do; rows are the\n"
-"same connection when their endpoints (addresses, scope ids, ports) are equal.\n"
-"netns (Linux): a network namespace's path or fd, held open by the Watcher.\n"
+"the previous one; rows are the same connection when their endpoints\n"
+"(addresses, scope ids, ports) are equal.\n"
+TTPY_DOC_STATES TTPY_DOC_PORTS TTPY_DOC_PIDS TTPY_DOC_NETNS
+"  The Watcher holds it open.\n"
 "Threads may share a Watcher: their polls take turns.");
+
+static const ttpy_entry watcher_entry = {
+    "Watcher",
+    TTPY_OPT(TTPY_FAMILY) | TTPY_OPT(TTPY_STATES) | TTPY_OPT(TTPY_LOCAL_PORTS) |
+        TTPY_OPT(TTPY_REMOTE_PORTS) | TTPY_OPT(TTPY_PIDS) | TTPY_OPT(TTPY_NETNS),
+    1,
+    IPPROTO_TCP,
+    AF_INET6,
+    "one Watcher per family",
+};
 
 PyDoc_STRVAR(poll_doc,
 "poll() -> Changes\n\n"
@@ -48,39 +56,16 @@ static PyStructSequence_Desc changes_desc = {
 static PyObject *
 watcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"family", "states",  "local_ports", "remote_ports",
-                               "pids",   "netns",   NULL};
     ttpy_state *st = ttpy_get_state(PyType_GetModule(type));
-    ttpy_states_arg states = {st, TT_ALL_STATES};
-    PyObject *pids_obj = Py_False, *netns = Py_None;
-    int family = AF_INET6, pids;
     watcher *self = (watcher *)type->tp_alloc(type, 0);
 
     if (self == NULL)
         return NULL;
     /* tp_alloc zeroed the rest: what dealloc frees is empty. */
-    self->ns.fd = -1;
-    self->local.name = "local_ports";
-    self->remote.name = "remote_ports";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O&$O&O&O&OO:Watcher", keywords,
-                                     ttpy_family_converter, &family, ttpy_states_converter,
-                                     &states, ttpy_ports_converter, &self->local,
-                                     ttpy_ports_converter, &self->remote, &pids_obj, &netns) ||
-        ttpy_bool_arg(pids_obj, "pids", &pids) < 0)
+    self->query.ns.fd = -1;
+    if (ttpy_parse_query(&self->query, st, &watcher_entry, args, kwargs) < 0 ||
+        ttpy_netns_keep(&self->query.ns) < 0)
         goto error;
-    if (family == 0) {
-        PyErr_SetString(PyExc_ValueError,
-                        "Watcher: family must be socket.AF_INET or socket.AF_INET6, not None "
-                        "(one Watcher per family)");
-        goto error;
-    }
-    if (ttpy_start_query(&self->q, family, netns, &self->ns) < 0 ||
-        ttpy_netns_keep(&self->ns) < 0)
-        goto error;
-    self->matches_nothing = !ttpy_set_ports(&self->q, &self->local, &self->remote) ||
-                            states.set == 0;
-    self->q.states = states.set;
-    self->q.want = pids ? TT_WANT_OWNERS : 0;
     if ((self->lock = PyThread_allocate_lock()) == NULL) {
         PyErr_NoMemory();
         goto error;
@@ -97,7 +82,7 @@ watcher_dealloc(PyObject *op)
     watcher *self = (watcher *)op;
     PyTypeObject *type = Py_TYPE(op);
 
-    ttpy_netns_release(&self->ns);
+    ttpy_query_release(&self->query);
     tt_rows_free(&self->prev);
     tt_rows_free(&self->next);
     tt_diff_free(&self->diff);
@@ -113,7 +98,7 @@ static PyObject *
 build_changes(ttpy_state *st, const watcher *self)
 {
     const tt_diff *d = &self->diff;
-    int family = self->q.family;
+    int family = self->query.q.family;
     PyObject *opened = NULL, *closed = NULL, *old = NULL, *now = NULL, *changed = NULL;
     PyObject *result = NULL;
 
@@ -168,7 +153,7 @@ watcher_poll(PyObject *op, PyObject *Py_UNUSED(unused))
         Py_END_ALLOW_THREADS
     }
     self->next.len = 0;
-    if ((!self->matches_nothing && ttpy_collect(&self->q, 0, &self->next) < 0) ||
+    if (ttpy_collect(&self->query.q, 0, &self->next) < 0 ||
         ttpy_run_backend(run_diff, self) < 0 || (result = build_changes(st, self)) == NULL)
         goto done;
     /* Only a poll whose changes reach the caller moves on. */

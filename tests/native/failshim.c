@@ -2,6 +2,9 @@
  * extension depends on fail, so its error paths run for real:
  *   TT_SHIM_NETLINK_ERRNO=n     socket(AF_NETLINK, ...) fails with errno n
  *   TT_SHIM_PROC_ERRNO=n        open() of /proc/.../net/tcp* fails with errno n
+ *   TT_SHIM_SNMP_ERRNO=n        open() of /proc/.../net/snmp fails with errno n
+ *   TT_SHIM_NO_THREAD_SELF=1    access("/proc/thread-self") fails with ENOENT,
+ *                               as on kernels before 3.17
  *   TT_SHIM_ALLOC_FAIL_FROM=n   the n-th and every later malloc/calloc/realloc
  *                               called from tcptable's own module returns NULL
  *   TT_SHIM_RECVMSG_EINTR=n     the first n recvmsg() calls raise SIGALRM and
@@ -33,7 +36,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 
-static int netlink_errno, proc_errno;
+static int netlink_errno, proc_errno, snmp_errno, no_thread_self;
 static long alloc_fail_from;
 static atomic_long extension_allocs, live_blocks, recvmsg_eintr_left;
 
@@ -43,6 +46,7 @@ static int (*real_uname)(struct utsname *);
 static ssize_t (*real_sendto)(int, const void *, size_t, int, const struct sockaddr *,
                               socklen_t);
 static int (*real_open)(const char *, int, ...);
+static int (*real_access)(const char *, int);
 static ssize_t (*real_recvmsg)(int, struct msghdr *, int);
 static void *(*real_malloc)(size_t);
 static void *(*real_calloc)(size_t, size_t);
@@ -66,6 +70,7 @@ init(void)
     uname_release = getenv("TT_SHIM_UNAME_RELEASE");
     diag_log = getenv("TT_SHIM_LOG_DIAG");
     real_open = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+    real_access = (int (*)(const char *, int))dlsym(RTLD_NEXT, "access");
     real_recvmsg = (ssize_t (*)(int, struct msghdr *, int))dlsym(RTLD_NEXT, "recvmsg");
     real_malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
     real_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
@@ -73,6 +78,8 @@ init(void)
     real_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
     netlink_errno = (int)env_number("TT_SHIM_NETLINK_ERRNO");
     proc_errno = (int)env_number("TT_SHIM_PROC_ERRNO");
+    snmp_errno = (int)env_number("TT_SHIM_SNMP_ERRNO");
+    no_thread_self = (int)env_number("TT_SHIM_NO_THREAD_SELF");
     alloc_fail_from = env_number("TT_SHIM_ALLOC_FAIL_FROM");
     recvmsg_eintr_left = env_number("TT_SHIM_RECVMSG_EINTR");
 }
@@ -171,9 +178,9 @@ sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to
 }
 
 static int
-is_proc_tcp(const char *path)
+is_proc_net(const char *path, const char *file)
 {
-    return strncmp(path, "/proc/", 6) == 0 && strstr(path, "/net/tcp") != NULL;
+    return strncmp(path, "/proc/", 6) == 0 && strstr(path, file) != NULL;
 }
 
 int
@@ -186,11 +193,22 @@ open(const char *path, int flags, ...)
         mode = va_arg(ap, mode_t);
         va_end(ap);
     }
-    if (proc_errno && is_proc_tcp(path)) {
-        errno = proc_errno;
+    if ((proc_errno && is_proc_net(path, "/net/tcp")) ||
+        (snmp_errno && is_proc_net(path, "/net/snmp"))) {
+        errno = is_proc_net(path, "/net/tcp") ? proc_errno : snmp_errno;
         return -1;
     }
     return real_open(path, flags, mode);
+}
+
+int
+access(const char *path, int mode)
+{
+    if (no_thread_self && strcmp(path, "/proc/thread-self") == 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    return real_access(path, mode);
 }
 
 static int

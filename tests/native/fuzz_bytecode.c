@@ -117,7 +117,7 @@ ranges(const tt_port_set *set)
 {
     int n = 0;
     for (long p = 0; p < 65536; p++)
-        if (TT_HAS_PORT(set, p) && (p == 0 || !TT_HAS_PORT(set, p - 1)))
+        if (TT_PORT_IN(set, p) && (p == 0 || !TT_PORT_IN(set, p - 1)))
             n++;
     return n;
 }
@@ -174,8 +174,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t a = 0; a < n_probes; a++)
         for (size_t b = a % 7; b < n_probes; b += n_probes / 32 + 1) {
             uint16_t sport = probes[a], dport = probes[b];
-            int want = (!q.local_ports || TT_HAS_PORT(q.local_ports, sport)) &&
-                       (!q.remote_ports || TT_HAS_PORT(q.remote_ports, dport));
+            int want = (!q.local_ports || TT_PORT_IN(q.local_ports, sport)) &&
+                       (!q.remote_ports || TT_PORT_IN(q.remote_ports, dport));
             if (run(program, len, sport, dport) != want)
                 abort(); /* a socket kept or dropped wrongly */
         }

@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    tt_rows prev = {NULL, 0, 0}, cur = {NULL, 0, 0};
+    tt_rows prev = {0}, cur = {0};
     tt_diff d;
     tt_error err = {0};
     unsigned keys;

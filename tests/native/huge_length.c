@@ -15,9 +15,9 @@ main(void)
 {
     size_t len = (size_t)0xFFFFFFFF + 1;
     struct nlmsghdr h = {.nlmsg_len = 0xFFFFFFFF, .nlmsg_type = NLMSG_NOOP};
-    tt_rows rows = {NULL, 0, 0};
+    tt_rows rows = {0};
     tt_error err = {0};
-    tt_query q = {.family = AF_INET6, .states = TT_ALL_STATES};
+    tt_query q = {.protocol = IPPROTO_TCP, .family = AF_INET6, .states = TT_ALL_STATES};
     int rc;
     void *batch = mmap(NULL, len, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -148,6 +148,26 @@ def test_proc_net_empty_in_a_mount_namespace(population):
     assert os.path.exists("/proc/net/tcp6")  # the parent's view is untouched
 
 
+@pytest.mark.parametrize("thread_self", [True, False], ids=["thread-self", "before-3.17"])
+def test_errors_name_the_proc_file_read(netns, thread_self):
+    """Before Linux 3.17 (no /proc/thread-self) stats() and the /proc
+    fallback read /proc/net/{snmp,tcp6}: their errors name that file."""
+    env = {
+        "TT_SHIM_NETLINK_ERRNO": str(errno.EAFNOSUPPORT),
+        "TT_SHIM_PROC_ERRNO": str(errno.EACCES),
+        "TT_SHIM_SNMP_ERRNO": str(errno.ENOENT),
+        "TCPTABLE_BACKEND": "",
+        **({} if thread_self else {"TT_SHIM_NO_THREAD_SELF": "1"}),
+    }
+    report = run_child([["stats", {}], ["tcp6", {}]], env)
+    folder = "/proc/thread-self/net" if thread_self else "/proc/net"
+    stats, tcp6 = report["outcomes"]
+    assert stats["errno"] == errno.ENOENT
+    assert f"opening {folder}/snmp failed: {os.strerror(errno.ENOENT)}" in stats["message"]
+    assert tcp6["errno"] == errno.EACCES
+    assert f"opening {folder}/tcp6 failed: {os.strerror(errno.EACCES)}" in tcp6["message"]
+
+
 # Allocations one call makes from the extension: the receive (or /proc read)
 # buffer, then the row array at 256, 512 and 1024 rows.
 ALLOCS_PER_CALL = 4

@@ -131,13 +131,15 @@ ZIG = Download(
     "ziglang==0.17.1",
 )
 
-# The test builds, by name (tests/windows/test_windows_test_builds.py): the first
-# table call of each dump answers a code (ext/arch/windows/tables.c,
-# TT_WIN_TEST_CODE), or stats() takes its fallback (ext/arch/windows/stats.c).
+# The test builds, by name (tests/windows/test_windows_test_builds.py): the backend
+# with its API calls behind fakes (tests/windows/fake_calls.c, in place of
+# FAKED): the first table call of each dump answers a code, or stats() takes
+# its fallback.
 TEST_BUILDS = {
-    **{str(code): [f"-DTT_WIN_TEST_CODE={code}UL"] for code in (122, 14, 0xC0000001, 87)},
-    "no-stats2": ["-DTT_WIN_TEST_NO_STATS2"],
+    **{str(code): [f"-DTT_FAKE_FIRST_CALL_CODE={code}UL"] for code in (122, 14, 0xC0000001, 87)},
+    "no-stats2": ["-DTT_FAKE_NO_STATS2"],
 }
+FAKED = {"arch/windows/tables.c", "arch/windows/stats.c"}
 
 
 class Missing(Exception):
@@ -322,16 +324,19 @@ def compile_flags(runtime: Runtime) -> list[str]:
     return flags
 
 
-def sources() -> list[Path]:
-    return [ROOT / "ext" / s for s in MANIFEST["sources"]("win32")]
+def sources(faked: bool = False) -> list[Path]:
+    """The extension's sources; `faked`: a test build's (see TEST_BUILDS)."""
+    chosen = [ROOT / "ext" / s for s in MANIFEST["sources"]("win32") if not faked or s not in FAKED]
+    return [ROOT / "tests" / "windows" / "fake_calls.c", *chosen] if faked else chosen
 
 
 def libraries() -> list[str]:
     return [f"-l{lib}" for lib in MANIFEST["libraries"]("win32")]
 
 
-def build_amd64(runtime: Runtime, out: Path, extra: list[str] = ()) -> Path:
-    """The win_amd64 .pyd, with mingw-w64, linked straight against the DLL."""
+def build_amd64(runtime: Runtime, out: Path, fakes: list[str] | None = None) -> Path:
+    """The win_amd64 .pyd, with mingw-w64, linked straight against the DLL;
+    with `fakes` (macros of fake_calls.c), a test build."""
     tag = VERSIONS[runtime.version].tag
     pyd = out / f"_tcptable.{tag}-win_amd64.pyd"
     out.mkdir(parents=True, exist_ok=True)
@@ -342,9 +347,9 @@ def build_amd64(runtime: Runtime, out: Path, extra: list[str] = ()) -> Path:
         [
             cc,
             *compile_flags(runtime),
-            *extra,
+            *(fakes or []),
             "-shared",
-            *sources(),
+            *sources(faked=fakes is not None),
             runtime.dll,
             *libraries(),
             "-o",

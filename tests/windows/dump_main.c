@@ -93,10 +93,11 @@ print_row(int family, const tt_row *r)
 static int
 poll_once(const options *opt, unsigned long poll)
 {
-    tt_query q = {.family = opt->family,
+    tt_query q = {.protocol = IPPROTO_TCP,
+                  .family = opt->family,
                   .states = opt->states,
                   .want = opt->pids ? TT_WANT_OWNERS : 0};
-    tt_rows rows = {NULL, 0, 0};
+    tt_rows rows = {0};
     tt_error err = {0};
     tt_win_calls calls;
 

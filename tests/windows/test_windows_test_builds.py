@@ -1,12 +1,15 @@
 """Test builds of the Windows extension (tests/windows/cpython.py makes them).
 
-ext/arch/windows/tables.c TT_WIN_TEST_CODE: the first table call of each dump
-answers a chosen code.  The codes of a table that changed size while it was
-read are called again and the table comes back whole; any other code is an
-OSError whose winerror is that code and whose message names the call.
+Each is the extension with tests/windows/fake_calls.c (the backend, its API
+calls behind fakes) in place of ext/arch/windows/tables.c and stats.c.
 
-ext/arch/windows/stats.c TT_WIN_TEST_NO_STATS2: stats() takes its fallback,
-GetTcpStatisticsEx, as on Windows before 10."""
+TT_FAKE_FIRST_CALL_CODE: the first table call of each dump answers a chosen
+code.  The codes of a table that changed size while it was read are called
+again and the table comes back whole; any other code is an OSError whose
+winerror is that code and whose message names the call.
+
+TT_FAKE_NO_STATS2: GetTcpStatisticsEx2 is not found, and stats() takes its
+fallback, GetTcpStatisticsEx, as on Windows before 10."""
 
 from __future__ import annotations
 

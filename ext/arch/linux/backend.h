@@ -1,5 +1,6 @@
 /* Internal to the Linux backend: the table sources, their pure decoders
- * (which the fuzz harnesses call directly) and the state map they share. */
+ * (which the fuzz harnesses call directly, and which call nothing back), the
+ * state map they share, and the /proc helpers (procfs.c). */
 #ifndef TCPTABLE_LINUX_BACKEND_H
 #define TCPTABLE_LINUX_BACKEND_H
 
@@ -19,7 +20,7 @@ uint32_t tt_linux_state_mask(tt_state_set states, int orphans_need_time_wait);
 enum { TT_NL_MORE = 0, TT_NL_DONE = 1 };
 
 /* Decodes one received batch of sock_diag messages into `out`, keeping the
- * rows the query asks for.  Messages with another sequence number or port id
+ * rows the query asks for, with uid and inode as the kernel sent them.  Messages with another sequence number or port id
  * are skipped.  Returns TT_NL_MORE, TT_NL_DONE, or -1 with *err set.  Every
  * length in `buf` is untrusted. */
 int tt_nl_decode(const void *buf, size_t len, uint32_t seq, uint32_t portid,
@@ -42,16 +43,12 @@ int tt_snmp_parse(const char *text, size_t len, tt_stats *out);
 
 /* Parses one line of /proc/net/tcp (family AF_INET) or /proc/net/tcp6
  * (AF_INET6), without its newline: endpoints, state, queues, uid and inode.
- * Returns 0 with *row filled (TT_HAS_QUEUES set), or -1 when the line is
- * malformed. */
+ * Returns 0 with *row filled (TT_HAS_QUEUES set, and TT_HAS_UID and
+ * TT_HAS_INODE for a full socket), or -1 when the line is malformed. */
 int tt_proc_parse_line(const char *line, size_t len, int family, tt_row *row);
 
 /* Whether a /proc table's first line is its header. */
 int tt_proc_is_header(const char *line, size_t len);
-
-/* Keeps the owner fields of a row the decoders filled only when the query
- * asks for owners and the row is a full socket (inode != 0). */
-void tt_linux_owner_fields(const tt_query *q, tt_row *row);
 
 /* Sets pid (TT_HAS_PID) on rows[first..] whose inode a visible process
  * holds: the lowest such pid (owners.c). */
@@ -62,13 +59,32 @@ int tt_linux_find_owners(tt_rows *rows, size_t first, tt_error *err);
  * changes (netns.c). */
 int tt_linux_in_netns(int fd, int (*work)(void *, tt_error *), void *arg, tt_error *err);
 
+/* procfs.c.  A file of the calling thread's network namespace, and the step
+ * texts that name it: TT_PROC_NET_FILES(name) is the pair a kernel serves,
+ * /proc/thread-self/net/NAME (Linux 3.17+) and, before it, /proc/net/NAME
+ * (the process's namespace); tt_proc_file_here() picks this kernel's. */
+typedef struct {
+    const char *path, *open_step, *read_step, *parse_step;
+} tt_proc_file;
+#define TT_PROC_FILE_(path) {path, "opening " path, "reading " path, "parsing " path}
+#define TT_PROC_NET_FILES(name)                                                               \
+    {TT_PROC_FILE_("/proc/thread-self/net/" name), TT_PROC_FILE_("/proc/net/" name)}
+const tt_proc_file *tt_proc_file_here(const tt_proc_file pair[2]);
+
 /* Whether /proc/thread-self exists (Linux 3.17+): its net files are the
  * calling thread's namespace's; before it, /proc/net is the process's. */
 int tt_linux_has_thread_self(void);
 
+/* Whether `path` opens (then closed again): tried as a table is opened, so
+ * that what denies one denies both. */
+int tt_proc_file_opens(const char *path);
+
 /* The pid a /proc entry's name is, or 0 if it is no decimal number. */
 uint32_t tt_linux_pid_of_name(const char *name);
 
+/* The two sources of a table: each appends the rows the query asks for,
+ * with every field the source saw; tt_backend_dump() (dump.c) applies the
+ * owner policy to them. */
 int tt_netlink_dump(const tt_query *q, tt_rows *out, tt_error *err);
 int tt_proc_dump(const tt_query *q, tt_rows *out, tt_error *err);
 

@@ -55,8 +55,8 @@ decode_row(const struct inet_diag_msg *m, const tt_query *q, tt_rows *out, tt_er
     row->tx_queue = m->idiag_wqueue;
     row->uid = m->idiag_uid;
     row->inode = m->idiag_inode;
-    row->has = TT_HAS_QUEUES;
-    tt_linux_owner_fields(q, row);
+    /* A TIME_WAIT or SYN_RECV mini-socket has inode 0 and no owner. */
+    row->has = row->inode != 0 ? TT_HAS_QUEUES | TT_HAS_UID | TT_HAS_INODE : TT_HAS_QUEUES;
     return 0;
 }
 

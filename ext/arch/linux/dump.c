@@ -1,6 +1,6 @@
-/* Linux: netlink sock_diag, with /proc/net/tcp{,6} where netlink is missing.
- * The query says which source the caller allows (TCPTABLE_BACKEND, read by
- * the glue). */
+/* Linux, the dispatcher: netlink sock_diag, with /proc/net where netlink is
+ * missing (the query says which source the caller allows: TCPTABLE_BACKEND,
+ * read by the glue), in the query's namespace, then the owner policy. */
 #include <errno.h>
 #include <time.h>
 
@@ -25,16 +25,21 @@ netlink_unavailable(const tt_error *err)
     }
 }
 
-void
-tt_linux_owner_fields(const tt_query *q, tt_row *row)
+/* The owner policy, the only one: with TT_WANT_OWNERS, rows keep the uid and
+ * inode their source saw and gain the pid that holds them; without, they
+ * show no owner at all. */
+static int
+apply_owner_policy(const tt_query *q, tt_rows *rows, size_t first, tt_error *err)
 {
-    if ((q->want & TT_WANT_OWNERS) && row->inode != 0) {
-        row->has |= TT_HAS_UID | TT_HAS_INODE;
+    if (q->want & TT_WANT_OWNERS)
+        return tt_linux_find_owners(rows, first, err);
+    for (size_t i = first; i < rows->len; i++) {
+        tt_row *r = &rows->rows[i];
+        r->has &= (uint8_t)~(TT_HAS_UID | TT_HAS_INODE);
+        r->uid = 0;
+        r->inode = 0;
     }
-    else {
-        row->uid = 0;
-        row->inode = 0;
-    }
+    return 0;
 }
 
 /* The rows from the source the query allows. */
@@ -84,9 +89,7 @@ tt_backend_dump(const tt_query *q, tt_rows *out, tt_error *err)
     if ((q->netns_fd != NULL ? tt_linux_in_netns(*q->netns_fd, dump_in_netns, &job, err)
                              : dump_table(q, out, err)) < 0)
         return -1;
-    if (q->want & TT_WANT_OWNERS)
-        return tt_linux_find_owners(out, first, err);
-    return 0;
+    return apply_owner_policy(q, out, first, err);
 }
 
 void

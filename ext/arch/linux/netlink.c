@@ -1,5 +1,5 @@
-/* The sock_diag dump: one request per family, one 32 KiB receive buffer,
- * rows decoded (diag.c) straight into the row array. */
+/* The sock_diag dump: one request per (protocol, family), one 32 KiB
+ * receive buffer, rows decoded (diag.c) straight into the row array. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -65,9 +65,9 @@ send_request(int fd, const tt_query *q, int filter, tt_error *err)
     msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     msg.nlh.nlmsg_seq = REQUEST_SEQ;
     msg.req.sdiag_family = (uint8_t)q->family;
-    msg.req.sdiag_protocol = IPPROTO_TCP;
+    msg.req.sdiag_protocol = (uint8_t)q->protocol;
     msg.req.idiag_states = tt_linux_state_mask(
-        q->states, TT_HAS_STATE(q->states, TT_FIN_WAIT2) && orphans_need_time_wait());
+        q->states, TT_STATE_IN(q->states, TT_FIN_WAIT2) && orphans_need_time_wait());
     /* idiag_ext stays 0: no extension is parsed, and each costs bytes. */
 
     if (sendto(fd, &msg, msg.nlh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)

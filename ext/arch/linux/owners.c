@@ -101,21 +101,6 @@ map_hold(owner_map *m, uint64_t inode, uint32_t pid)
     }
 }
 
-uint32_t
-tt_linux_pid_of_name(const char *name)
-{
-    uint32_t n = 0;
-
-    if (*name == '\0')
-        return 0;
-    for (; *name; name++) {
-        if (*name < '0' || *name > '9' || n > (UINT32_MAX - 9) / 10)
-            return 0;
-        n = n * 10 + (uint32_t)(*name - '0');
-    }
-    return n;
-}
-
 /* The inode of a "socket:[INODE]" link, or 0 for any other link. */
 static uint64_t
 socket_inode(const char *link, ssize_t len)

@@ -1,5 +1,5 @@
-/* The fallback: /proc/thread-self/net/tcp and tcp6, read in large chunks and
- * parsed in place.  The kernel prints each address as 32-bit words in host
+/* The fallback: /proc/thread-self/net/tcp and tcp6 (one table of files
+ * keyed by protocol and family), read in large chunks and parsed in place.  The kernel prints each address as 32-bit words in host
  * byte order (%08X), so storing each word natively gives network order.
  * thread-self, not self: the table of the calling thread's network namespace,
  * as netlink gives. */
@@ -138,7 +138,8 @@ tt_proc_parse_line(const char *line, size_t len, int family, tt_row *row)
     if (state >= TT_LINUX_STATE_COUNT || tt_linux_to_mib[state] == 0)
         return -1;
     row->state = tt_linux_to_mib[state];
-    row->has = TT_HAS_QUEUES;
+    /* A TIME_WAIT or SYN_RECV mini-socket shows inode 0 and no owner. */
+    row->has = row->inode != 0 ? TT_HAS_QUEUES | TT_HAS_UID | TT_HAS_INODE : TT_HAS_QUEUES;
     if (row->state == TT_LISTEN) {
         memset(row->remote_addr, 0, sizeof(row->remote_addr));
         row->remote_port = 0;
@@ -186,7 +187,6 @@ parse_lines(proc_reader *r, const char *buf, size_t len, tt_rows *out, size_t *c
             tt_row *slot = tt_rows_push(out, err);
             if (slot == NULL)
                 return -1;
-            tt_linux_owner_fields(r->q, &row);
             *slot = row;
         }
         p = nl + 1;
@@ -195,66 +195,42 @@ parse_lines(proc_reader *r, const char *buf, size_t len, tt_rows *out, size_t *c
     return 0;
 }
 
-/* The table's path, and the step texts naming it. */
-typedef struct {
-    const char *path, *open_step, *read_step, *parse_step;
-} proc_table;
-
-static const proc_table tables[2][2] = {
-    { /* /proc/thread-self: the calling thread's namespace (Linux 3.17+) */
-        {"/proc/thread-self/net/tcp", "opening /proc/thread-self/net/tcp",
-         "reading /proc/thread-self/net/tcp", "parsing /proc/thread-self/net/tcp"},
-        {"/proc/thread-self/net/tcp6", "opening /proc/thread-self/net/tcp6",
-         "reading /proc/thread-self/net/tcp6", "parsing /proc/thread-self/net/tcp6"},
-    },
-    { /* older kernels: the process's namespace */
-        {"/proc/net/tcp", "opening /proc/net/tcp", "reading /proc/net/tcp",
-         "parsing /proc/net/tcp"},
-        {"/proc/net/tcp6", "opening /proc/net/tcp6", "reading /proc/net/tcp6",
-         "parsing /proc/net/tcp6"},
-    },
+/* Each table's files, by protocol and family. */
+static const struct {
+    int protocol, family;
+    tt_proc_file files[2];
+} tables[] = {
+    {IPPROTO_TCP, AF_INET, TT_PROC_NET_FILES("tcp")},
+    {IPPROTO_TCP, AF_INET6, TT_PROC_NET_FILES("tcp6")},
 };
 
-/* Whether `path` opens: tried as the table itself is, so that what denies
- * one denies both. */
-static int
-exists(const char *path)
+/* This kernel's file of the table (protocol, family); NULL: none is known. */
+static const tt_proc_file *
+file_of(int protocol, int family)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    close(fd);
-    return 1;
-}
-
-int
-tt_linux_has_thread_self(void)
-{
-    return access("/proc/thread-self", F_OK) == 0;
-}
-
-/* Which row of `tables` serves this kernel. */
-static const proc_table *
-tables_here(void)
-{
-    return tables[tt_linux_has_thread_self() ? 0 : 1];
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+        if (tables[i].protocol == protocol && tables[i].family == family)
+            return tt_proc_file_here(tables[i].files);
+    return NULL;
 }
 
 int
 tt_proc_dump(const tt_query *q, tt_rows *out, tt_error *err)
 {
-    const proc_table *both = tables_here(), *table = &both[q->family == AF_INET6];
+    const tt_proc_file *table = file_of(q->protocol, q->family), *v4;
     proc_reader reader = {q, NULL, 0};
     char *buf = NULL;
     size_t held = 0;
-    int rc = -1;
-    int fd = open(table->path, O_RDONLY | O_CLOEXEC);
+    int rc = -1, fd;
 
-    if (fd < 0) {
+    if (table == NULL)
+        return tt_fail(err, TT_ERR_OS, EPROTONOSUPPORT, "no /proc table of this protocol");
+    if ((fd = open(table->path, O_RDONLY | O_CLOEXEC)) < 0) {
         int saved = errno;
         /* A kernel without IPv6 (ipv6.disable=1) has no tcp6 beside tcp:
          * its IPv6 table is empty, as netlink reports. */
-        if (saved == ENOENT && q->family == AF_INET6 && exists(both[0].path))
+        if (saved == ENOENT && q->family == AF_INET6 &&
+            (v4 = file_of(q->protocol, AF_INET)) != NULL && tt_proc_file_opens(v4->path))
             return 0;
         return tt_fail(err, TT_ERR_OS, saved, table->open_step);
     }

@@ -1,5 +1,5 @@
-/* stats() on Linux: the `Tcp:` lines of /proc/thread-self/net/snmp, a line
- * of names and a line of values.  Linux keeps one set of TCP counters for
+/* stats() on Linux: the `Tcp:` lines of /proc/thread-self/net/snmp (before
+ * Linux 3.17, /proc/net/snmp), a line of names and a line of values.  Linux keeps one set of TCP counters for
  * both families, so the query's family changes nothing.  Linux reports no
  * table size (NumConns): that field stays unreported. */
 #include <errno.h>
@@ -11,6 +11,14 @@
 #include "backend.h"
 
 #define SNMP_MAX 65536 /* the file is about 1.5 KiB; more is not snmp */
+
+/* The step texts name the file actually read: /proc/net/snmp before 3.17. */
+#define SNMP_FILE(path) {TT_PROC_FILE_(path), path " is too long", path " has no valid Tcp: lines"}
+typedef struct {
+    tt_proc_file file;
+    const char *too_long, *no_tcp_lines;
+} snmp_file;
+static const snmp_file snmp_files[2] = {SNMP_FILE("/proc/thread-self/net/snmp"), SNMP_FILE("/proc/net/snmp")};
 
 static const struct {
     const char *name;
@@ -104,34 +112,32 @@ tt_snmp_parse(const char *text, size_t len, tt_stats *out)
 static int
 read_snmp(void *arg, tt_error *err)
 {
-    const char *path =
-        tt_linux_has_thread_self() ? "/proc/thread-self/net/snmp" : "/proc/net/snmp";
+    const snmp_file *f = &snmp_files[tt_linux_has_thread_self() ? 0 : 1];
     char *buf = malloc(SNMP_MAX);
     size_t held = 0;
     int rc = -1, fd;
 
     if (buf == NULL)
         return tt_fail(err, TT_ERR_NOMEM, 0, "allocating the snmp buffer");
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        tt_fail(err, TT_ERR_OS, errno, "opening /proc/thread-self/net/snmp");
+    if ((fd = open(f->file.path, O_RDONLY | O_CLOEXEC)) < 0) {
+        tt_fail(err, TT_ERR_OS, errno, f->file.open_step);
         goto done;
     }
     for (;;) {
         ssize_t n = read(fd, buf + held, SNMP_MAX - held);
         if (n < 0) {
-            tt_fail(err, errno == EINTR ? TT_ERR_INTR : TT_ERR_OS, errno,
-                    "reading /proc/thread-self/net/snmp");
+            tt_fail(err, errno == EINTR ? TT_ERR_INTR : TT_ERR_OS, errno, f->file.read_step);
             goto done;
         }
         if (n == 0)
             break;
         if ((held += (size_t)n) == SNMP_MAX) {
-            tt_fail(err, TT_ERR_PROTO, EPROTO, "/proc/thread-self/net/snmp is too long");
+            tt_fail(err, TT_ERR_PROTO, EPROTO, f->too_long);
             goto done;
         }
     }
     if (tt_snmp_parse(buf, held, arg) < 0)
-        tt_fail(err, TT_ERR_PROTO, EPROTO, "/proc/thread-self/net/snmp has no valid Tcp: lines");
+        tt_fail(err, TT_ERR_PROTO, EPROTO, f->no_tcp_lines);
     else
         rc = 0;
 done:

@@ -26,11 +26,11 @@ tt_linux_state_mask(tt_state_set states, int orphans_need_time_wait)
 {
     uint32_t mask = 0;
     for (int s = 1; s <= TT_STATE_MAX; s++)
-        if (TT_HAS_STATE(states, s))
+        if (TT_STATE_IN(states, s))
             mask |= mib_to_linux_bits[s];
     /* Orphaned FIN_WAIT2 sockets live on as TIME_WAIT mini-sockets that
      * report FIN_WAIT2; older kernels match those on TIME_WAIT only. */
-    if (orphans_need_time_wait && TT_HAS_STATE(states, TT_FIN_WAIT2))
+    if (orphans_need_time_wait && TT_STATE_IN(states, TT_FIN_WAIT2))
         mask |= 1u << 6;
     return mask;
 }

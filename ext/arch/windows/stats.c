@@ -20,21 +20,16 @@ typedef struct {
 
 typedef ULONG(WINAPI *stats2_fn)(tt_mib_tcpstats2 *, ULONG);
 
-/* Test builds only (tests/windows): TT_WIN_TEST_NO_STATS2 proves the
- * fallback where GetTcpStatisticsEx2 exists. */
+/* NULL before Windows 10 (a test build fakes that: tests/windows). */
 static stats2_fn
 find_stats2(void)
 {
-#ifdef TT_WIN_TEST_NO_STATS2
-    return NULL;
-#else
     HMODULE iphlpapi = GetModuleHandleW(L"iphlpapi.dll"); /* linked: already loaded */
     /* Through a generic function pointer: what GetProcAddress returns. */
     FARPROC found = iphlpapi ? GetProcAddress(iphlpapi, "GetTcpStatisticsEx2") : NULL;
     stats2_fn fn;
     memcpy(&fn, &found, sizeof(fn));
     return fn;
-#endif
 }
 
 #define SIGNED_MAX_CONN(d) ((uint64_t)(int64_t)(int32_t)(d)) /* (DWORD)-1: dynamic */

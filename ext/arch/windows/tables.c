@@ -19,33 +19,16 @@
  * call; ntstatus.h clashes with winnt.h, so it is spelled out here. */
 #define TT_STATUS_UNSUCCESSFUL 0xC0000001UL
 
-/* Tries before giving up on a table that keeps growing.  Overridable only so
- * a test build can prove the "never settles" error (-DTT_WIN_TRIES=1). */
+/* Tries before giving up on a table that keeps growing.  A test build may
+ * define fewer, to prove the "never settles" error (tests/windows). */
 #ifndef TT_WIN_TRIES
 #define TT_WIN_TRIES 10
 #endif
 
 /* The first buffer: enough for a quiet machine's table, so one call usually
- * does.  The test build makes it too small for any table (not even the row
- * count fits), so every call goes through ERROR_INSUFFICIENT_BUFFER. */
-#ifdef TCPTABLE_TEST_TINY_FIRST_GUESS
-#define TT_WIN_FIRST_SIZE 1UL
-#else
+ * does.  The test builds' fake calls (tests/windows/fake_calls.c) know a
+ * dump's first call by this size. */
 #define TT_WIN_FIRST_SIZE (64UL * 1024)
-#endif
-
-/* Test builds only (tests/windows): the first TT_WIN_TEST_FAILS calls of each
- * dump answer TT_WIN_TEST_CODE without calling the API, proving what each
- * code leads to without a machine whose table churns on cue. */
-#ifdef TT_WIN_TEST_CODE
-#ifndef TT_WIN_TEST_FAILS
-#define TT_WIN_TEST_FAILS 1
-#endif
-#define CALL_TABLE(api, buf, size, done)                                                  \
-    ((done) < TT_WIN_TEST_FAILS ? (ULONG)(TT_WIN_TEST_CODE) : (api)->get((buf), (size)))
-#else
-#define CALL_TABLE(api, buf, size, done) ((api)->get((buf), (size)))
-#endif
 
 #define TT_STR_(x) #x
 #define TT_STR(x) TT_STR_(x)
@@ -61,6 +44,8 @@ typedef struct {
 /* One table call: GetTcp6Table / GetTcpTable, or their "2" siblings, which
  * add each row's owning pid at the same cost (same rows, same order). */
 typedef struct {
+    int protocol, family;
+    int owners;            /* reports each row's pid */
     const char *call;      /* step text of a failed call */
     const char *unsettled; /* step text of a table that never settled */
     const char *overrun;   /* step text of a row count that does not fit */
@@ -131,27 +116,33 @@ read_tcp4_owners(const void *row, raw_row *r)
 #define UNSETTLED(call) call " (" TT_STR(TT_WIN_TRIES) " calls, the table never settled)"
 #define OVERRUN(call) call " reported more rows than fit"
 
-static const table_api tcp6_api = {
-    "GetTcp6Table()", UNSETTLED("GetTcp6Table()"), OVERRUN("GetTcp6Table()"), get_tcp6,
-    offsetof(MIB_TCP6TABLE, table), sizeof(MIB_TCP6ROW), 16, read_tcp6,
+/* Every table call, by (protocol, family, owners). */
+static const table_api apis[] = {
+    {IPPROTO_TCP, AF_INET6, 0, "GetTcp6Table()", UNSETTLED("GetTcp6Table()"),
+     OVERRUN("GetTcp6Table()"), get_tcp6, offsetof(MIB_TCP6TABLE, table), sizeof(MIB_TCP6ROW),
+     16, read_tcp6},
+    {IPPROTO_TCP, AF_INET, 0, "GetTcpTable()", UNSETTLED("GetTcpTable()"),
+     OVERRUN("GetTcpTable()"), get_tcp4, offsetof(MIB_TCPTABLE, table), sizeof(MIB_TCPROW), 4,
+     read_tcp4},
+    {IPPROTO_TCP, AF_INET6, 1, "GetTcp6Table2()", UNSETTLED("GetTcp6Table2()"),
+     OVERRUN("GetTcp6Table2()"), get_tcp6_owners, offsetof(MIB_TCP6TABLE2, table),
+     sizeof(MIB_TCP6ROW2), 16, read_tcp6_owners},
+    {IPPROTO_TCP, AF_INET, 1, "GetTcpTable2()", UNSETTLED("GetTcpTable2()"),
+     OVERRUN("GetTcpTable2()"), get_tcp4_owners, offsetof(MIB_TCPTABLE2, table),
+     sizeof(MIB_TCPROW2), 4, read_tcp4_owners},
 };
 
-static const table_api tcp4_api = {
-    "GetTcpTable()", UNSETTLED("GetTcpTable()"), OVERRUN("GetTcpTable()"), get_tcp4,
-    offsetof(MIB_TCPTABLE, table), sizeof(MIB_TCPROW), 4, read_tcp4,
-};
+static const table_api *
+api_of(const tt_query *q)
+{
+    int owners = (q->want & TT_WANT_OWNERS) != 0;
 
-static const table_api tcp6_owners_api = {
-    "GetTcp6Table2()", UNSETTLED("GetTcp6Table2()"), OVERRUN("GetTcp6Table2()"),
-    get_tcp6_owners, offsetof(MIB_TCP6TABLE2, table), sizeof(MIB_TCP6ROW2), 16,
-    read_tcp6_owners,
-};
-
-static const table_api tcp4_owners_api = {
-    "GetTcpTable2()", UNSETTLED("GetTcpTable2()"), OVERRUN("GetTcpTable2()"),
-    get_tcp4_owners, offsetof(MIB_TCPTABLE2, table), sizeof(MIB_TCPROW2), 4,
-    read_tcp4_owners,
-};
+    for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]); i++)
+        if (apis[i].protocol == q->protocol && apis[i].family == q->family &&
+            apis[i].owners == owners)
+            return &apis[i];
+    return NULL;
+}
 
 /* Ports are in network order in the low 16 bits; the upper bits are
  * undefined, hence the cast before ntohs(). */
@@ -246,12 +237,12 @@ count_retry(ULONG rc, tt_win_calls *calls)
 int
 tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *calls)
 {
-    int owners = (q->want & TT_WANT_OWNERS) != 0;
-    const table_api *api = q->family == AF_INET6 ? (owners ? &tcp6_owners_api : &tcp6_api)
-                                                 : (owners ? &tcp4_owners_api : &tcp4_api);
+    const table_api *api = api_of(q);
     ULONG size = TT_WIN_FIRST_SIZE, rc = NO_ERROR;
 
     memset(calls, 0, sizeof(*calls));
+    if (api == NULL)
+        return tt_fail(err, TT_ERR_WIN, ERROR_NOT_SUPPORTED, "no table call of this protocol");
     while (calls->calls < TT_WIN_TRIES) {
         ULONG asked = size;
         void *buf = malloc(size);
@@ -259,7 +250,7 @@ tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *ca
 
         if (buf == NULL)
             return tt_fail(err, TT_ERR_NOMEM, 0, "allocating the TCP table buffer");
-        rc = CALL_TABLE(api, buf, &size, calls->calls);
+        rc = api->get(buf, &size);
         calls->calls++;
         result = rc == NO_ERROR ? convert(api, buf, asked, q, out, err) : 0;
         free(buf);

@@ -1,0 +1,37 @@
+/* tcp6() and tcp4(): one table as a tuple of structseq rows. */
+#include "glue.h"
+
+#define TABLE_OPTIONS                                                                         \
+    (TTPY_OPT(TTPY_STATES) | TTPY_OPT(TTPY_SORT) | TTPY_OPT(TTPY_PIDS) |                      \
+     TTPY_OPT(TTPY_LOCAL_PORTS) | TTPY_OPT(TTPY_REMOTE_PORTS) | TTPY_OPT(TTPY_NETNS))
+
+static const ttpy_entry tcp6_entry = {"tcp6", TABLE_OPTIONS, 0, IPPROTO_TCP, AF_INET6, NULL};
+static const ttpy_entry tcp4_entry = {"tcp4", TABLE_OPTIONS, 0, IPPROTO_TCP, AF_INET, NULL};
+
+static PyObject *
+table(PyObject *module, const ttpy_entry *entry, PyObject *args, PyObject *kwargs)
+{
+    ttpy_state *st = ttpy_get_state(module);
+    PyObject *result = NULL;
+    ttpy_query query;
+    tt_rows rows = {0};
+
+    if (ttpy_parse_query(&query, st, entry, args, kwargs) == 0 &&
+        ttpy_collect(&query.q, query.sort, &rows) == 0)
+        result = ttpy_build_table(st, &rows);
+    ttpy_query_release(&query);
+    tt_rows_free(&rows);
+    return result;
+}
+
+PyObject *
+ttpy_tcp6(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return table(module, &tcp6_entry, args, kwargs);
+}
+
+PyObject *
+ttpy_tcp4(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return table(module, &tcp4_entry, args, kwargs);
+}
