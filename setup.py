@@ -12,6 +12,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MANIFEST = runpy.run_path(os.path.join(HERE, "ext", "manifest.py"))
 
 
+SANITIZERS = {
+    "1": ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"],
+    "thread": ["-fsanitize=thread"],
+}
+
+
 def platform_key():
     return "linux" if sys.platform.startswith("linux") else sys.platform
 
@@ -20,7 +26,7 @@ class BuildExt(build_ext):
     """Warning flags in the dialect of the compiler setuptools picked, and
     always a full build: pip builds in the source tree, and setuptools would
     otherwise link objects left in build/ by a build with other flags (a
-    TCPTABLE_SANITIZE=1 build reusing plain objects sanitizes nothing)."""
+    TCPTABLE_SANITIZE build reusing plain objects sanitizes nothing)."""
 
     def finalize_options(self):
         super().finalize_options()
@@ -46,15 +52,13 @@ def extension():
         )
     compile_args = []
     link_args = []
-    # TCPTABLE_SANITIZE=1 builds with AddressSanitizer and UBSan for the tests.
-    if os.environ.get("TCPTABLE_SANITIZE") == "1":
-        flags = [
-            "-fsanitize=address,undefined",
-            "-fno-omit-frame-pointer",
-            "-fno-sanitize-recover=undefined",
-            "-O1",
-            "-g",
-        ]
+    # For the tests: TCPTABLE_SANITIZE=1 builds with AddressSanitizer and
+    # UBSan (.ci/sanitize), =thread with ThreadSanitizer (.ci/tsan).
+    sanitize = os.environ.get("TCPTABLE_SANITIZE")
+    if sanitize:
+        if sanitize not in SANITIZERS:
+            sys.exit(f"TCPTABLE_SANITIZE={sanitize!r}: expected one of {', '.join(SANITIZERS)}")
+        flags = SANITIZERS[sanitize] + ["-fno-omit-frame-pointer", "-O1", "-g"]
         compile_args += flags
         link_args += flags
     return Extension(
