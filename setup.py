@@ -38,6 +38,12 @@ def cannot_build(why):
     sys.exit(f"tcptable: {why}.\n{NEEDS}")
 
 
+SANITIZERS = {
+    "1": ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"],
+    "thread": ["-fsanitize=thread"],
+}
+
+
 def platform_key():
     return "linux" if sys.platform.startswith("linux") else sys.platform
 
@@ -46,7 +52,7 @@ class BuildExt(build_ext):
     """Warning flags in the dialect of the compiler setuptools picked, and
     always a full build: pip builds in the source tree, and setuptools would
     otherwise link objects left in build/ by a build with other flags (a
-    TCPTABLE_SANITIZE=1 build reusing plain objects sanitizes nothing)."""
+    TCPTABLE_SANITIZE build reusing plain objects sanitizes nothing)."""
 
     def finalize_options(self):
         super().finalize_options()
@@ -68,7 +74,7 @@ class BuildExt(build_ext):
         else:
             self.check_tools()
             flags = ["-Wall", "-Wextra", "-std=c11"]
-            if os.environ.get("TCPTABLE_SANITIZE") != "1":
+            if not os.environ.get("TCPTABLE_SANITIZE"):
                 # A release build: no debug info (CPython's CFLAGS bring -g)
                 # and no symbol table; the exported init function stays.
                 flags.append("-g0")
@@ -92,15 +98,13 @@ def extension():
         )
     compile_args = []
     link_args = []
-    # TCPTABLE_SANITIZE=1 builds with AddressSanitizer and UBSan for the tests.
-    if os.environ.get("TCPTABLE_SANITIZE") == "1":
-        flags = [
-            "-fsanitize=address,undefined",
-            "-fno-omit-frame-pointer",
-            "-fno-sanitize-recover=undefined",
-            "-O1",
-            "-g",
-        ]
+    # For the tests: TCPTABLE_SANITIZE=1 builds with AddressSanitizer and
+    # UBSan (.ci/sanitize), =thread with ThreadSanitizer (.ci/tsan).
+    sanitize = os.environ.get("TCPTABLE_SANITIZE")
+    if sanitize:
+        if sanitize not in SANITIZERS:
+            sys.exit(f"TCPTABLE_SANITIZE={sanitize!r}: expected one of {', '.join(SANITIZERS)}")
+        flags = SANITIZERS[sanitize] + ["-fno-omit-frame-pointer", "-O1", "-g"]
         compile_args += flags
         link_args += flags
     macros = MANIFEST["macros"](key)

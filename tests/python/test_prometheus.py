@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import threading
 import types
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ linux_only = pytest.mark.skipif(
     not LINUX, reason="Linux-only: the exporter process is run and scraped in a network namespace"
 )
 FAMILIES = ("tcp4", "tcp6")
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 # The stats() counters the README lists, by TcpStats field: counters are
 # tcptable_tcp_<field>_total, curr_estab a gauge.
 COUNTERS = [
@@ -376,11 +378,22 @@ def test_concurrent_scrapes_leave_rss_flat(one_pair_each, exporters):
         assert failures == []
         pytest.skip("ASan's quarantine holds freed memory: RSS is measured in plain runs")
     warm = round_of()  # the allocator settles in two rounds
-    later = [round_of() for _ in range(3)]
+    if not FREE_THREADED:
+        later = [round_of() for _ in range(3)]
+        assert failures == []
+        # Measured: up to ~210 KiB of allocator noise after the warm-up.  A leak
+        # of 500 bytes a scrape (a tenth of one response) adds 586 KiB in 1,200.
+        assert max(later) - warm <= 512, (warm, later)
+        return
+    # Free-threaded: each request's thread allocates from a mimalloc heap of
+    # its own, and RSS swings with how many overlap (measured after the
+    # warm-up: 30776 KiB, then 30820-31404 KiB over 12 rounds, down as often
+    # as up).  A leak raises every later round; the swings leave a floor
+    # within 50 KiB.  So: the lowest of rounds 4-6, where a leak of 500 bytes
+    # a scrape has added 780 KiB or more.
+    later = [round_of() for _ in range(6)]
     assert failures == []
-    # Measured: up to ~210 KiB of allocator noise after the warm-up.  A leak
-    # of 500 bytes a scrape (a tenth of one response) adds 586 KiB in 1,200.
-    assert max(later) - warm <= 512, (warm, later)
+    assert min(later[3:]) - warm <= 512, (warm, later)
 
 
 @linux_only
