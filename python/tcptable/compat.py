@@ -3,7 +3,7 @@
 >>> from tcptable.compat import net_connections
 >>> net_connections("tcp")  # as psutil.net_connections("tcp") would give it
 
-psutil is not needed.  The README's "psutil compatibility" section lists
+psutil is not needed.  docs/compat.md lists
 where the answers differ (``fd``, the pid of a socket several processes
 hold, ...).
 """

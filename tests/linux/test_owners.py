@@ -221,7 +221,7 @@ def test_sockets_and_processes_that_come_and_go_during_the_scan(holders, backend
             view = owner_view(tcptable.tcp6(pids=True) + tcptable.tcp4(pids=True))
             for h in made:
                 for held in h.held:
-                    # Under churn a dump may repeat a row (the README says
+                    # Under churn a dump may repeat a row (docs/linux.md says
                     # so): every copy must name the holder.
                     assert set(view[held.row]) == {(held.pid, held.uid, held.inode)}
             for owners in view.values():

@@ -2,7 +2,7 @@
 same table (from both Linux backends): the standard population (every state
 the tests can hold, IPv4, IPv6, dual stack, link-local) plus sockets held by
 child processes, some of them shared across fork.  Whole tuples are compared
-as multisets; what remains different (the README's "psutil compatibility")
+as multisets; what remains different (docs/compat.md)
 is taken out explicitly and checked on its own: psutil's fd on Linux, the pid
 it names for a socket several processes hold, the identical tuples its set
 merges, and the namespace it reads from a thread that entered another."""

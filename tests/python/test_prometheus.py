@@ -43,7 +43,7 @@ linux_only = pytest.mark.skipif(
 )
 FAMILIES = ("tcp4", "tcp6")
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-# The stats() counters the README lists, by TcpStats field: counters are
+# The stats() counters docs/prometheus.md lists, by TcpStats field: counters are
 # tcptable_tcp_<field>_total, curr_estab a gauge.
 COUNTERS = [
     "active_opens",
@@ -118,7 +118,7 @@ def counters_now() -> dict[str, int]:
 
 
 def check_counters(got: dict, before: dict, after: dict) -> None:
-    """The tcptable_tcp_* metrics: exactly those the README lists, within
+    """The tcptable_tcp_* metrics: exactly those docs/prometheus.md lists, within
     /proc/net/snmp read before and after."""
     tcp = {n: v for n, vs in got.items() if n.startswith("tcptable_tcp_") for v in vs.values()}
     names = {f"tcptable_tcp_{n}_total" for n in COUNTERS} | {"tcptable_tcp_curr_estab"}
