@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #ifdef _WIN32
-#include <winsock2.h> /* AF_INET, AF_INET6, IPPROTO_TCP */
+#include <winsock2.h> /* AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP */
 #else
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -72,7 +72,7 @@ enum {
 /* The table is (protocol, family), as iproute2's inet_show_netlink(f, dump_fp,
  * protocol): every backend keys its sources on both, never on TCP alone. */
 typedef struct {
-    int protocol;        /* IPPROTO_TCP */
+    int protocol;        /* IPPROTO_TCP or IPPROTO_UDP */
     int family;          /* AF_INET or AF_INET6 */
     tt_state_set states; /* rows in these states; the glue answers an empty set itself */
     tt_source source;
@@ -88,6 +88,7 @@ enum {
     TT_HAS_PID = 2,
     TT_HAS_UID = 4,   /* Linux, with TT_WANT_OWNERS, for full sockets */
     TT_HAS_INODE = 8, /* likewise */
+    TT_HAS_DROPS = 16, /* drops (Linux UDP) */
 };
 
 /* One connection.  Addresses are in network byte order; an IPv4 address
@@ -100,13 +101,14 @@ typedef struct {
     uint32_t remote_scope_id;
     uint16_t local_port;
     uint16_t remote_port;
-    uint8_t state; /* MIB number, 1..12 */
+    uint8_t state; /* MIB number, 1..12; UDP (Linux): CLOSE, or ESTABLISHED once connected */
     uint8_t has;   /* TT_HAS_* bits */
     uint32_t rx_queue; /* bytes received, unread (LISTEN: connections to accept) */
     uint32_t tx_queue; /* bytes sent, unacknowledged (LISTEN: the backlog limit) */
     uint32_t pid;
     uint32_t uid;
     uint64_t inode;
+    uint32_t drops; /* UDP: datagrams the socket dropped */
 } tt_row;
 
 /* The rows of one table; protocol and family say which (the glue's collect
@@ -126,6 +128,7 @@ typedef enum {
     TT_ERR_NOMEM,  /* an allocation failed */
     TT_ERR_INTR,   /* a system call was interrupted: check signals, call again */
     TT_ERR_PROTO,  /* the OS sent something malformed; code is an errno value */
+    TT_ERR_UNSUPPORTED, /* this backend has no source of the table; code is 0 */
 } tt_err_kind;
 
 typedef struct {
