@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import os
+import pickle
 import socket
 
 import pytest
@@ -294,3 +295,13 @@ def test_udp_takes_no_states():
         tcptable.udp6(states=None)
     with pytest.raises(TypeError, match="takes no positional arguments"):
         tcptable.udp4(socket.AF_INET)
+
+
+def test_rows_pickle_and_compare_as_tuples(udp, backend):
+    mixed(udp)
+    for row in tcptable.udp6(pids=True) + tcptable.udp4(pids=True):
+        back = pickle.loads(pickle.dumps(row))
+        assert back == row and type(back) is type(row)
+        assert back.drops == row.drops and back.connected is row.connected
+        assert row == tuple(row) and hash(row) == hash(tuple(row))
+        assert repr(row).startswith(f"tcptable.{type(row).__name__}(local_addr=")
