@@ -150,7 +150,9 @@ tt_row *tt_rows_push(tt_rows *rows, tt_error *err);
 void tt_rows_free(tt_rows *rows);
 
 /* Orders rows as GetTcp6Table(Order=TRUE) does: local address bytes, local
- * scope id, local port, remote address bytes, remote scope id, remote port.
+ * scope id, local port, remote address bytes, remote scope id, remote port;
+ * which is GetUdp6Table(Order=TRUE)'s order too, whose rows end at the local
+ * port (a UDP peer only breaks ties).
  * Returns 0, or -1 with *err set (memory); the rows are unchanged then. */
 int tt_rows_sort(tt_rows *rows, tt_error *err);
 

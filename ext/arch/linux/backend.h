@@ -36,8 +36,9 @@ enum { TT_NL_MORE = 0, TT_NL_DONE = 1 };
 /* Decodes one received batch of sock_diag messages into `out`, keeping the
  * rows the query asks for, with uid and inode as the kernel sent them (and
  * for UDP the drop count of INET_DIAG_SKMEMINFO, where the kernel sent one).
- * Messages with another sequence number or port id are skipped.  Returns TT_NL_MORE, TT_NL_DONE, or -1 with *err set.  Every
- * length in `buf` is untrusted. */
+ * Messages with another sequence number or port id are skipped.  Returns
+ * TT_NL_MORE, TT_NL_DONE, or -1 with *err set.  Every length in `buf` is
+ * untrusted. */
 int tt_nl_decode(const void *buf, size_t len, uint32_t seq, uint32_t portid,
                  const tt_query *q, tt_rows *out, tt_error *err);
 
