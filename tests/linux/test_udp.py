@@ -21,6 +21,7 @@ from oracles import (
     udp_proc,
     udp_row,
     udp_ss,
+    without_scopes,
 )
 from population import LL_A, LL_B, Population, wait_for
 
@@ -103,15 +104,6 @@ def rows_of(views: collections.Counter) -> collections.Counter:
     for (row, _), n in views.items():
         rows[row] += n
     return rows
-
-
-def without_scopes(rows: collections.Counter) -> collections.Counter:
-    return collections.Counter(
-        {
-            r._replace(local_scope_id=0, remote_scope_id=None if r.remote_addr is None else 0): n
-            for r, n in rows.items()
-        }
-    )
 
 
 @pytest.mark.parametrize("family", [V6, V4])

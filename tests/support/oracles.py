@@ -113,8 +113,15 @@ def table(module, family: int, **kwargs) -> collections.Counter:
 
 
 def without_scopes(rows: collections.Counter) -> collections.Counter:
+    """Rows (Row or UdpRow) with scope ids 0, as /proc shows them; an
+    unconnected UDP socket's remote scope id stays None."""
     return collections.Counter(
-        {r._replace(local_scope_id=0, remote_scope_id=0): n for r, n in rows.items()}
+        {
+            r._replace(
+                local_scope_id=0, remote_scope_id=None if r.remote_scope_id is None else 0
+            ): n
+            for r, n in rows.items()
+        }
     )
 
 
@@ -175,6 +182,15 @@ class Detail(NamedTuple):
     inode: int | None
 
 
+def _ss_owner(tail: str) -> tuple[int | None, int, int]:
+    """(lowest pid of ``users:``, uid, inode) from what follows ss -pe's
+    endpoints; ss leaves out uid 0."""
+    pids = [int(p) for p in re.findall(r"\bpid=(\d+)", tail)]
+    uid = re.search(r"\buid:(\d+)", tail)
+    inode = int(re.search(r"\bino:(\d+)", tail).group(1))
+    return min(pids) if pids else None, int(uid.group(1)) if uid else 0, inode
+
+
 def ss_details(family: int) -> collections.Counter:
     """``ss -tanpeH`` for one family: (Row, Detail) pairs."""
     need_tool("ss", "iproute2")
@@ -188,16 +204,8 @@ def ss_details(family: int) -> collections.Counter:
         raddr, _, rport = _ss_endpoint(remote, family)
         rscope = lscope if is_link_local(raddr) else 0
         row = Row(FAMILY_NAME[family], SS_STATES[state], laddr, lscope, lport, raddr, rscope, rport)
-        pids = [int(p) for p in re.findall(r"\bpid=(\d+)", tail)]
-        inode = int(re.search(r"\bino:(\d+)", tail).group(1))
-        uid = re.search(r"\buid:(\d+)", tail)  # ss leaves out uid 0
-        detail = Detail(
-            int(recvq),
-            int(sendq),
-            min(pids) if pids else None,
-            (int(uid.group(1)) if uid else 0) if inode else None,
-            inode or None,
-        )
+        pid, uid, inode = _ss_owner(tail)
+        detail = Detail(int(recvq), int(sendq), pid, uid if inode else None, inode or None)
         rows[(row, detail)] += 1
     return rows
 
@@ -374,16 +382,8 @@ def udp_ss(family: int) -> collections.Counter:
             peer = (raddr, lscope if is_link_local(raddr) else 0, rport)
         else:
             peer = (None, None, None)
-        pids = [int(p) for p in re.findall(r"\bpid=(\d+)", tail)]
-        uid = re.search(r"\buid:(\d+)", tail)  # ss leaves out uid 0
-        detail = UdpDetail(
-            int(recvq),
-            int(sendq),
-            min(pids) if pids else None,
-            int(uid.group(1)) if uid else 0,
-            int(re.search(r"\bino:(\d+)", tail).group(1)),
-            int(re.search(r"skmem:\(.*\bd(\d+)\)", tail).group(1)),
-        )
+        drops = int(re.search(r"skmem:\(.*\bd(\d+)\)", tail).group(1))
+        detail = UdpDetail(int(recvq), int(sendq), *_ss_owner(tail), drops)
         rows[(UdpRow(laddr, lscope, lport, *peer, connected), detail)] += 1
     return rows
 
