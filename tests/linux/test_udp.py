@@ -324,3 +324,18 @@ def test_rows_pickle_and_compare_as_tuples(udp, backend):
         assert back.drops == row.drops and back.connected is row.connected
         assert row == tuple(row) and hash(row) == hash(tuple(row))
         assert repr(row).startswith(f"tcptable.{type(row).__name__}(local_addr=")
+
+
+def test_many_sockets_span_several_netlink_batches(udp, backend):
+    """600 sockets: each UDP message carries its SKMEMINFO, so the dump takes
+    several 32 KiB batches, and the row array grows past its first size."""
+    server = udp.bound(V6, "::1")
+    for i in range(600):
+        if i % 3:
+            udp.bound(V6, "::1")
+        else:
+            udp.connected(V6, "::1", server.getsockname()[:2])
+    expected = udp.expected(V6)
+    assert sum(expected.values()) == 601
+    assert ours(V6) == expected == rows_of(udp_proc(V6))
+    assert len(tcptable.udp6(sort=True, pids=True)) == 601
