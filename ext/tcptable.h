@@ -183,9 +183,10 @@ typedef struct {
 int tt_rows_diff(const tt_rows *prev, const tt_rows *cur, tt_diff *d, tt_error *err);
 void tt_diff_free(tt_diff *d);
 
-/* Whether a row in `state` with these ports (the remote port 0 for LISTEN)
- * is one the query asks for.  Every backend filters with this, after any
- * filter the OS applied, so no row outside the query can come back. */
+/* Whether a row in `state` with these ports (the remote port 0 for LISTEN
+ * and for an unconnected UDP socket) is one the query asks for.  Every
+ * backend filters with this, after any filter the OS applied, so no row
+ * outside the query can come back. */
 static inline int
 tt_query_wants(const tt_query *q, unsigned state, uint16_t local_port, uint16_t remote_port)
 {
