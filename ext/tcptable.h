@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #ifdef _WIN32
-#include <winsock2.h> /* AF_INET, AF_INET6, IPPROTO_TCP */
+#include <winsock2.h> /* AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP */
 #else
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -72,7 +72,7 @@ enum {
 /* The table is (protocol, family), as iproute2's inet_show_netlink(f, dump_fp,
  * protocol): every backend keys its sources on both, never on TCP alone. */
 typedef struct {
-    int protocol;        /* IPPROTO_TCP */
+    int protocol;        /* IPPROTO_TCP or IPPROTO_UDP */
     int family;          /* AF_INET or AF_INET6 */
     tt_state_set states; /* rows in these states; the glue answers an empty set itself */
     tt_source source;
@@ -88,6 +88,7 @@ enum {
     TT_HAS_PID = 2,
     TT_HAS_UID = 4,   /* Linux, with TT_WANT_OWNERS, for full sockets */
     TT_HAS_INODE = 8, /* likewise */
+    TT_HAS_DROPS = 16, /* drops (Linux UDP) */
 };
 
 /* One connection.  Addresses are in network byte order; an IPv4 address
@@ -100,13 +101,14 @@ typedef struct {
     uint32_t remote_scope_id;
     uint16_t local_port;
     uint16_t remote_port;
-    uint8_t state; /* MIB number, 1..12 */
+    uint8_t state; /* MIB number, 1..12; UDP (Linux): CLOSE, or ESTABLISHED once connected */
     uint8_t has;   /* TT_HAS_* bits */
     uint32_t rx_queue; /* bytes received, unread (LISTEN: connections to accept) */
     uint32_t tx_queue; /* bytes sent, unacknowledged (LISTEN: the backlog limit) */
     uint32_t pid;
     uint32_t uid;
     uint64_t inode;
+    uint32_t drops; /* UDP: datagrams the socket dropped */
 } tt_row;
 
 /* The rows of one table; protocol and family say which (the glue's collect
@@ -126,6 +128,7 @@ typedef enum {
     TT_ERR_NOMEM,  /* an allocation failed */
     TT_ERR_INTR,   /* a system call was interrupted: check signals, call again */
     TT_ERR_PROTO,  /* the OS sent something malformed; code is an errno value */
+    TT_ERR_UNSUPPORTED, /* this backend has no source of the table; code is 0 */
 } tt_err_kind;
 
 typedef struct {
@@ -147,7 +150,9 @@ tt_row *tt_rows_push(tt_rows *rows, tt_error *err);
 void tt_rows_free(tt_rows *rows);
 
 /* Orders rows as GetTcp6Table(Order=TRUE) does: local address bytes, local
- * scope id, local port, remote address bytes, remote scope id, remote port.
+ * scope id, local port, remote address bytes, remote scope id, remote port;
+ * which is GetUdp6Table(Order=TRUE)'s order too, whose rows end at the local
+ * port (a UDP peer only breaks ties).
  * Returns 0, or -1 with *err set (memory); the rows are unchanged then. */
 int tt_rows_sort(tt_rows *rows, tt_error *err);
 
@@ -178,9 +183,10 @@ typedef struct {
 int tt_rows_diff(const tt_rows *prev, const tt_rows *cur, tt_diff *d, tt_error *err);
 void tt_diff_free(tt_diff *d);
 
-/* Whether a row in `state` with these ports (the remote port 0 for LISTEN)
- * is one the query asks for.  Every backend filters with this, after any
- * filter the OS applied, so no row outside the query can come back. */
+/* Whether a row in `state` with these ports (the remote port 0 for LISTEN
+ * and for an unconnected UDP socket) is one the query asks for.  Every
+ * backend filters with this, after any filter the OS applied, so no row
+ * outside the query can come back. */
 static inline int
 tt_query_wants(const tt_query *q, unsigned state, uint16_t local_port, uint16_t remote_port)
 {

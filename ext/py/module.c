@@ -4,16 +4,21 @@
  * rows carry enum members at no per-row cost. */
 #include "glue.h"
 
-/* tcp6() and tcp4(): one text, but for the family's names. */
-#define TABLE_DOC(name, row, what, call)                                                      \
-    name "(*, states=None, sort=False, pids=False, local_ports=None, remote_ports=None,\n"    \
+/* tcp6(), tcp4(), udp6() and udp4(): one text, but for the table's names
+ * (and UDP's lack of states). */
+#define TABLE_DOC(name, states, row, what, states_doc, call)                                  \
+    name "(*, " states "sort=False, pids=False, local_ports=None, remote_ports=None,\n"       \
          "     netns=None) -> tuple[" row ", ...]\n\n"                                        \
-         "The " what " TCP table.  " TTPY_DOC_STATES                                          \
-         "sort: order rows as " call "(Order=TRUE) does.\n" TTPY_DOC_PIDS TTPY_DOC_PORTS       \
-             TTPY_DOC_NETNS
+         "The " what " table.  " states_doc "sort: order rows as " call                        \
+         "(Order=TRUE) does.\n" TTPY_DOC_PIDS TTPY_DOC_PORTS TTPY_DOC_NETNS
+#define TCP_DOC(name, row, what, call)                                                        \
+    TABLE_DOC(name, "states=None, ", row, what " TCP", TTPY_DOC_STATES, call)
+#define UDP_DOC(name, row, what, call) TABLE_DOC(name, "", row, what " UDP", "", call)
 
-PyDoc_STRVAR(tcp6_doc, TABLE_DOC("tcp6", "Tcp6Row", "IPv6", "GetTcp6Table"));
-PyDoc_STRVAR(tcp4_doc, TABLE_DOC("tcp4", "Tcp4Row", "IPv4", "GetTcpTable"));
+PyDoc_STRVAR(tcp6_doc, TCP_DOC("tcp6", "Tcp6Row", "IPv6", "GetTcp6Table"));
+PyDoc_STRVAR(tcp4_doc, TCP_DOC("tcp4", "Tcp4Row", "IPv4", "GetTcpTable"));
+PyDoc_STRVAR(udp6_doc, UDP_DOC("udp6", "Udp6Row", "IPv6", "GetUdp6Table"));
+PyDoc_STRVAR(udp4_doc, UDP_DOC("udp4", "Udp4Row", "IPv4", "GetUdpTable"));
 
 PyDoc_STRVAR(counts_doc,
 "counts(family=AF_INET6, *, states=None, local_ports=None, remote_ports=None,\n"
@@ -39,6 +44,8 @@ PyDoc_STRVAR(namespaces_doc,
 static PyMethodDef module_methods[] = {
     {"tcp6", (PyCFunction)(void (*)(void))ttpy_tcp6, METH_VARARGS | METH_KEYWORDS, tcp6_doc},
     {"tcp4", (PyCFunction)(void (*)(void))ttpy_tcp4, METH_VARARGS | METH_KEYWORDS, tcp4_doc},
+    {"udp6", (PyCFunction)(void (*)(void))ttpy_udp6, METH_VARARGS | METH_KEYWORDS, udp6_doc},
+    {"udp4", (PyCFunction)(void (*)(void))ttpy_udp4, METH_VARARGS | METH_KEYWORDS, udp4_doc},
     {"counts", (PyCFunction)(void (*)(void))ttpy_counts, METH_VARARGS | METH_KEYWORDS,
      counts_doc},
     {"stats", (PyCFunction)(void (*)(void))ttpy_stats, METH_VARARGS | METH_KEYWORDS, stats_doc},
@@ -146,7 +153,7 @@ static PyModuleDef_Slot module_slots[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "tcptable._tcptable",
-    .m_doc = "The TCP connection table, straight from the OS.",
+    .m_doc = "The TCP connection and UDP socket tables, straight from the OS.",
     .m_size = sizeof(ttpy_state),
     .m_methods = module_methods,
     .m_slots = module_slots,

@@ -1,62 +1,84 @@
-/* The one row schema.  ROW_FIELDS drives both structseq types (which
+/* The one row schema.  ROW_FIELDS drives the four structseq types (which
  * fields, their order, their docs), building each row, and the shape the
  * stubs (python/tcptable/_tcptable.pyi) must have, which a test compares.
  *
- * Rows are tuples in MIB_TCP6ROW / MIB_TCPROW order; later fields are
- * reachable by name only, as os.stat_result adds fields, so unpacking a row
- * keeps working when fields are added. */
+ * Rows are tuples in MIB_TCP6ROW / MIB_TCPROW / MIB_UDP6ROW / MIB_UDPROW
+ * order; later fields are reachable by name only, as os.stat_result adds
+ * fields, so unpacking a row keeps working when fields are added. */
 #include <string.h>
 
 #include "glue.h"
 
+/* The row types, as bits: a field names those whose tuple holds it and
+ * those that have it by name only. */
 enum {
     IN_TCP4 = 1,
     IN_TCP6 = 2,
-    BY_NAME = 4, /* not part of the tuple */
+    IN_UDP4 = 4,
+    IN_UDP6 = 8,
 };
-#define IN_BOTH (IN_TCP4 | IN_TCP6)
+#define IN_TCP (IN_TCP4 | IN_TCP6)
+#define IN_UDP (IN_UDP4 | IN_UDP6)
+#define IN_V6 (IN_TCP6 | IN_UDP6)
+#define IN_ALL (IN_TCP | IN_UDP)
 
-/* X(NAME, flags, "name", "doc"): the tuple's fields first, in MIB order,
- * then the fields reachable by name only.  Field NAME's value is
- * value_NAME(), below. */
+/* X(NAME, tuple, by_name, "name", "doc"): the tuple's fields first, in MIB
+ * order, then the fields reachable by name only (a field may be in one
+ * type's tuple and another's by-name part: make_type() checks the order).
+ * Field NAME's value is value_NAME(), below. */
 #define ROW_FIELDS(X)                                                                     \
-    X(STATE, IN_BOTH, "state", "TcpState of the connection")                              \
-    X(LOCAL_ADDR, IN_BOTH, "local_addr", "local address, standard text form")             \
-    X(LOCAL_SCOPE_ID, IN_TCP6, "local_scope_id",                                          \
+    X(STATE, IN_TCP, 0, "state", "TcpState of the connection")                            \
+    X(LOCAL_ADDR, IN_ALL, 0, "local_addr", "local address, standard text form")           \
+    X(LOCAL_SCOPE_ID, IN_V6, 0, "local_scope_id",                                         \
       "interface index of the local address (Linux: of a link-local one, else 0)")       \
-    X(LOCAL_PORT, IN_BOTH, "local_port", "local port")                                    \
-    X(REMOTE_ADDR, IN_BOTH, "remote_addr", "remote address (all zero for LISTEN)")        \
-    X(REMOTE_SCOPE_ID, IN_TCP6, "remote_scope_id",                                        \
-      "interface index of the remote address (Linux: of a link-local one, else 0)")      \
-    X(REMOTE_PORT, IN_BOTH, "remote_port", "remote port (0 for LISTEN)")                  \
-    X(PID, IN_BOTH | BY_NAME, "pid",                                                      \
+    X(LOCAL_PORT, IN_ALL, 0, "local_port", "local port")                                  \
+    X(REMOTE_ADDR, IN_TCP, IN_UDP, "remote_addr",                                         \
+      "remote address (TCP: all zero for LISTEN; UDP: the connected peer's, None for an " \
+      "unconnected socket and on Windows)")                                               \
+    X(REMOTE_SCOPE_ID, IN_TCP6, IN_UDP6, "remote_scope_id",                               \
+      "interface index of the remote address (Linux: of a link-local one, else 0; UDP: " \
+      "None for an unconnected socket and on Windows)")                                   \
+    X(REMOTE_PORT, IN_TCP, IN_UDP, "remote_port",                                         \
+      "remote port (TCP: 0 for LISTEN; UDP: None for an unconnected socket and on "      \
+      "Windows)")                                                                         \
+    X(CONNECTED, 0, IN_UDP, "connected",                                                  \
+      "whether the socket is connected to one peer (Linux; None on Windows)")            \
+    X(PID, 0, IN_ALL, "pid",                                                              \
       "owning process id with pids=True; None without, for sockets no process holds, "   \
       "and for owners the caller may not see")                                            \
-    X(UID, IN_BOTH | BY_NAME, "uid",                                                      \
+    X(UID, 0, IN_ALL, "uid",                                                              \
       "Linux, with pids=True: the socket's user id (None for TIME_WAIT and request "     \
       "sockets); None otherwise and on Windows")                                          \
-    X(INODE, IN_BOTH | BY_NAME, "inode",                                                  \
+    X(INODE, 0, IN_ALL, "inode",                                                          \
       "Linux, with pids=True: the socket's inode (None for TIME_WAIT and request "       \
       "sockets); None otherwise and on Windows")                                          \
-    X(RX_QUEUE, IN_BOTH | BY_NAME, "rx_queue",                                            \
+    X(RX_QUEUE, 0, IN_ALL, "rx_queue",                                                    \
       "Linux: bytes received and not yet read (LISTEN: connections waiting to be "       \
       "accepted); None on Windows")                                                       \
-    X(TX_QUEUE, IN_BOTH | BY_NAME, "tx_queue",                                            \
+    X(TX_QUEUE, 0, IN_ALL, "tx_queue",                                                    \
       "Linux: bytes sent and not yet acknowledged (LISTEN: the backlog limit with "      \
-      "netlink, 0 from /proc); None on Windows")
+      "netlink, 0 from /proc); None on Windows")                                          \
+    X(DROPS, 0, IN_UDP, "drops",                                                          \
+      "Linux: datagrams dropped on this socket (a full receive buffer, a failed "        \
+      "filter); None on Windows and with netlink before Linux 4.7")
 
-#define FIELD_ENTRY(NAME, flags, name, doc) {flags, name, doc},
+#define FIELD_ENTRY(NAME, tuple, by_name, name, doc) {tuple, by_name, name, doc},
 static const struct {
-    unsigned flags;
+    unsigned tuple, by_name; /* IN_* bits */
     const char *name;
     const char *doc;
 } FIELDS[] = {ROW_FIELDS(FIELD_ENTRY)};
 #define N_FIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
 
-/* By-name fields, the same ones in both row types: row_dealloc() counts a
- * row's items as its length plus these.  make_type() checks both facts. */
-#define COUNT_BY_NAME(NAME, flags, name, doc) +((flags) & BY_NAME ? 1 : 0)
-enum { BY_NAME_FIELDS = 0 ROW_FIELDS(COUNT_BY_NAME) };
+/* The by-name fields of row type `type` (an IN_* bit): row_dealloc() counts
+ * a row's items as its length plus these, and make_type() checks the type
+ * CPython made has them.  A constant for a constant `type`. */
+#define COUNT_BY_NAME(NAME, tuple, by_name, name, doc) +((by_name) & type ? 1 : 0)
+static inline Py_ssize_t
+by_name_fields(const unsigned type)
+{
+    return 0 ROW_FIELDS(COUNT_BY_NAME);
+}
 
 /* ---- per-call object caches --------------------------------------------- */
 
@@ -160,12 +182,12 @@ new_row(const ttpy_row_layout *layout)
 #define SET_ROW_ITEM(row, i, v) (((PyTupleObject *)(row))->ob_item[(i)] = (v))
 
 /* structseq_dealloc() without the dict lookup: the row types cannot be
- * subclassed and have BY_NAME_FIELDS hidden fields (make_type checks). */
-static void
-row_dealloc(PyObject *row)
+ * subclassed and have by_name_fields() hidden items (make_type checks). */
+static inline void
+row_dealloc(PyObject *row, const unsigned type_bit)
 {
     PyTypeObject *type = Py_TYPE(row);
-    Py_ssize_t n = Py_SIZE(row) + BY_NAME_FIELDS;
+    Py_ssize_t n = Py_SIZE(row) + by_name_fields(type_bit);
 
     PyObject_GC_UnTrack(row);
     for (Py_ssize_t i = 0; i < n; i++)
@@ -173,6 +195,16 @@ row_dealloc(PyObject *row)
     PyObject_GC_Del(row);
     Py_DECREF(type); /* instances of heap types own a reference to them */
 }
+
+#define ROW_DEALLOC(bit)                                                                  \
+    static void row_dealloc_##bit(PyObject *row)                                          \
+    {                                                                                     \
+        row_dealloc(row, bit);                                                            \
+    }
+ROW_DEALLOC(IN_TCP6)
+ROW_DEALLOC(IN_TCP4)
+ROW_DEALLOC(IN_UDP6)
+ROW_DEALLOC(IN_UDP4)
 #elif defined(TT_PUBLIC_ROWS)
 /* setup.py's TCPTABLE_PUBLIC_ROWS=1: the public path on any CPython, so CI
  * builds and tests it on every run. */
@@ -206,122 +238,169 @@ optional_number(object_cache *cache, int present, uint32_t number)
     return present ? cached_number(cache, number) : Py_NewRef(Py_None);
 }
 
-static inline PyObject *
-value_STATE(const row_source *s)
+/* Whether a row of type `type` shows no peer: an unconnected UDP socket
+ * (Linux reports a connected one as ESTABLISHED).  TCP rows always show
+ * one, all zero for LISTEN. */
+static inline int
+no_peer(const row_source *s, const unsigned type)
 {
+    return (type & IN_UDP) && s->r->state != TT_ESTABLISHED;
+}
+
+static inline PyObject *
+value_STATE(const row_source *s, const unsigned type)
+{
+    (void)type;
     return Py_NewRef(s->st->states[s->r->state]);
 }
 
 static inline PyObject *
-value_LOCAL_ADDR(const row_source *s)
+value_LOCAL_ADDR(const row_source *s, const unsigned type)
 {
+    (void)type;
     return cached_addr(s->cache, s->family, s->r->local_addr);
 }
 
 static inline PyObject *
-value_LOCAL_SCOPE_ID(const row_source *s)
+value_LOCAL_SCOPE_ID(const row_source *s, const unsigned type)
 {
+    (void)type;
     return PyLong_FromUnsignedLong(s->r->local_scope_id);
 }
 
 static inline PyObject *
-value_LOCAL_PORT(const row_source *s)
+value_LOCAL_PORT(const row_source *s, const unsigned type)
 {
+    (void)type;
     return cached_number(s->cache, s->r->local_port);
 }
 
 static inline PyObject *
-value_REMOTE_ADDR(const row_source *s)
+value_REMOTE_ADDR(const row_source *s, const unsigned type)
 {
-    return cached_addr(s->cache, s->family, s->r->remote_addr);
+    return no_peer(s, type) ? Py_NewRef(Py_None)
+                            : cached_addr(s->cache, s->family, s->r->remote_addr);
 }
 
 static inline PyObject *
-value_REMOTE_SCOPE_ID(const row_source *s)
+value_REMOTE_SCOPE_ID(const row_source *s, const unsigned type)
 {
-    return PyLong_FromUnsignedLong(s->r->remote_scope_id);
+    return no_peer(s, type) ? Py_NewRef(Py_None)
+                            : PyLong_FromUnsignedLong(s->r->remote_scope_id);
 }
 
 static inline PyObject *
-value_REMOTE_PORT(const row_source *s)
+value_REMOTE_PORT(const row_source *s, const unsigned type)
 {
-    return cached_number(s->cache, s->r->remote_port);
+    return optional_number(s->cache, !no_peer(s, type), s->r->remote_port);
 }
 
 static inline PyObject *
-value_PID(const row_source *s)
+value_CONNECTED(const row_source *s, const unsigned type)
 {
+    return PyBool_FromLong(!no_peer(s, type));
+}
+
+static inline PyObject *
+value_PID(const row_source *s, const unsigned type)
+{
+    (void)type;
     return optional_number(s->cache, s->r->has & TT_HAS_PID, s->r->pid);
 }
 
 static inline PyObject *
-value_UID(const row_source *s)
+value_UID(const row_source *s, const unsigned type)
 {
+    (void)type;
     return optional_number(s->cache, s->r->has & TT_HAS_UID, s->r->uid);
 }
 
 static inline PyObject *
-value_INODE(const row_source *s)
+value_INODE(const row_source *s, const unsigned type)
 {
+    (void)type;
     return s->r->has & TT_HAS_INODE ? PyLong_FromUnsignedLongLong(s->r->inode)
                                     : Py_NewRef(Py_None);
 }
 
 static inline PyObject *
-value_RX_QUEUE(const row_source *s)
+value_RX_QUEUE(const row_source *s, const unsigned type)
 {
+    (void)type;
     return optional_number(s->cache, s->r->has & TT_HAS_QUEUES, s->r->rx_queue);
 }
 
 static inline PyObject *
-value_TX_QUEUE(const row_source *s)
+value_TX_QUEUE(const row_source *s, const unsigned type)
 {
+    (void)type;
     return optional_number(s->cache, s->r->has & TT_HAS_QUEUES, s->r->tx_queue);
 }
 
-/* Fills every field of `family_flag`'s row type, in FIELDS order.  Called
- * with a constant flag, so each row type gets straight-line code with no
- * per-field test (a loop over the table cost 10% of a table's build). */
-#define PUT_FIELD(NAME, flags, name, doc)                                                 \
-    if ((flags) & family_flag) {                                                          \
-        PyObject *value = value_##NAME(s);                                                \
+static inline PyObject *
+value_DROPS(const row_source *s, const unsigned type)
+{
+    (void)type;
+    return optional_number(s->cache, s->r->has & TT_HAS_DROPS, s->r->drops);
+}
+
+/* Fills every field of row type `type`, in FIELDS order.  Called with a
+ * constant type, so each row type gets straight-line code with no per-field
+ * test (a loop over the table cost 10% of a table's build). */
+#define PUT_FIELD(NAME, tuple, by_name, name, doc)                                        \
+    if (((tuple) | (by_name)) & type) {                                                   \
+        PyObject *value = value_##NAME(s, type);                                          \
         if (value == NULL)                                                                \
             return -1;                                                                    \
         SET_ROW_ITEM(row, i++, value);                                                    \
     }
 
 static inline int
-fill_row(PyObject *row, const row_source *s, const unsigned family_flag)
+fill_row(PyObject *row, const row_source *s, const unsigned type)
 {
     Py_ssize_t i = 0;
     ROW_FIELDS(PUT_FIELD)
     return 0;
 }
 
-static int
-fill_tcp6(PyObject *row, const row_source *s)
-{
-    return fill_row(row, s, IN_TCP6);
-}
+#define FILL(bit)                                                                         \
+    static int fill_##bit(PyObject *row, const row_source *s)                             \
+    {                                                                                     \
+        return fill_row(row, s, bit);                                                     \
+    }
+FILL(IN_TCP6)
+FILL(IN_TCP4)
+FILL(IN_UDP6)
+FILL(IN_UDP4)
 
-static int
-fill_tcp4(PyObject *row, const row_source *s)
+/* The row type of one table: its layout in the module state, its fill. */
+static void
+row_type_of(ttpy_state *st, int protocol, int family, const ttpy_row_layout **layout,
+            int (**fill)(PyObject *, const row_source *))
 {
-    return fill_row(row, s, IN_TCP4);
+    if (protocol == IPPROTO_UDP) {
+        *layout = family == AF_INET6 ? &st->udp6_rows : &st->udp4_rows;
+        *fill = family == AF_INET6 ? fill_IN_UDP6 : fill_IN_UDP4;
+    }
+    else {
+        *layout = family == AF_INET6 ? &st->tcp6_rows : &st->tcp4_rows;
+        *fill = family == AF_INET6 ? fill_IN_TCP6 : fill_IN_TCP4;
+    }
 }
 
 PyObject *
-ttpy_build_rows(ttpy_state *st, int family, const tt_row *rows, const uint32_t *index,
-                size_t stride, size_t n)
+ttpy_build_rows(ttpy_state *st, int protocol, int family, const tt_row *rows,
+                const uint32_t *index, size_t stride, size_t n)
 {
-    const ttpy_row_layout *layout = family == AF_INET6 ? &st->tcp6_rows : &st->tcp4_rows;
-    int (*fill)(PyObject *, const row_source *) = family == AF_INET6 ? fill_tcp6 : fill_tcp4;
+    const ttpy_row_layout *layout;
+    int (*fill)(PyObject *, const row_source *);
     row_source source = {st, NULL, family, NULL};
     object_cache *cache = NULL;
     PyObject *table = PyTuple_New((Py_ssize_t)n);
 
     if (table == NULL || n == 0)
         return table;
+    row_type_of(st, protocol, family, &layout, &fill);
     if ((cache = PyMem_Calloc(1, sizeof(*cache))) == NULL) {
         PyErr_NoMemory();
         goto error;
@@ -352,7 +431,7 @@ error:
 PyObject *
 ttpy_build_table(ttpy_state *st, const tt_rows *rows)
 {
-    return ttpy_build_rows(st, rows->family, rows->rows, NULL, 0, rows->len);
+    return ttpy_build_rows(st, rows->protocol, rows->family, rows->rows, NULL, 0, rows->len);
 }
 
 /* ---- the types ---------------------------------------------------------- */
@@ -363,7 +442,7 @@ ttpy_build_table(ttpy_state *st, const tt_rows *rows)
  * too: a row allocates only the items past them (n_items), as allocating
  * n_fields more would cost 40 bytes a row. */
 static int
-check_type(ttpy_row_layout *layout, const char *name)
+check_type(ttpy_row_layout *layout, unsigned row_type, const char *name)
 {
     static const char *const keys[] = {"n_fields", "n_sequence_fields", "n_unnamed_fields"};
     Py_ssize_t want[] = {layout->n_fields, layout->n_visible, 0};
@@ -374,12 +453,14 @@ check_type(ttpy_row_layout *layout, const char *name)
 
     layout->n_items = layout->n_fields - inside / (Py_ssize_t)sizeof(PyObject *);
     if (PyType_HasFeature(type, Py_TPFLAGS_BASETYPE) ||
-        layout->n_fields - layout->n_visible != BY_NAME_FIELDS || inside < 0 ||
+        layout->n_fields - layout->n_visible != by_name_fields(row_type) || inside < 0 ||
         inside % (Py_ssize_t)sizeof(PyObject *) != 0 || layout->n_items < layout->n_visible ||
         type->tp_itemsize != (Py_ssize_t)sizeof(PyObject *)) {
         PyErr_Format(PyExc_SystemError, "%s does not have the layout rowtypes.c expects", name);
         return -1;
     }
+#else
+    (void)row_type;
 #endif
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
         PyObject *v = PyObject_GetAttrString((PyObject *)type, keys[k]);
@@ -396,10 +477,28 @@ check_type(ttpy_row_layout *layout, const char *name)
     return 0;
 }
 
-/* Makes the row type of the fields flagged `family_flag`, in FIELDS order,
- * which fill_row() follows: the tuple's fields, then the by-name ones. */
+#ifdef OWN_ROW_ALLOCATION
+static destructor
+dealloc_of(unsigned row_type)
+{
+    switch (row_type) {
+    case IN_TCP6:
+        return row_dealloc_IN_TCP6;
+    case IN_TCP4:
+        return row_dealloc_IN_TCP4;
+    case IN_UDP6:
+        return row_dealloc_IN_UDP6;
+    default:
+        return row_dealloc_IN_UDP4;
+    }
+}
+#endif
+
+/* Makes row type `row_type` (an IN_* bit) of the fields it has, in FIELDS
+ * order, which fill_row() follows: the tuple's fields, then the by-name
+ * ones. */
 static int
-make_type(PyObject *module, ttpy_row_layout *layout, unsigned family_flag, const char *name,
+make_type(PyObject *module, ttpy_row_layout *layout, unsigned row_type, const char *name,
           const char *doc)
 {
     PyStructSequence_Field fields[N_FIELDS + 1];
@@ -407,9 +506,9 @@ make_type(PyObject *module, ttpy_row_layout *layout, unsigned family_flag, const
     Py_ssize_t n = 0;
 
     for (size_t i = 0; i < N_FIELDS; i++) {
-        if (!(FIELDS[i].flags & family_flag))
+        if (!((FIELDS[i].tuple | FIELDS[i].by_name) & row_type))
             continue;
-        if (!(FIELDS[i].flags & BY_NAME)) {
+        if (FIELDS[i].tuple & row_type) {
             if (desc.n_in_sequence != n) {
                 PyErr_Format(PyExc_SystemError, "%s: tuple field %s after by-name ones", name,
                              FIELDS[i].name);
@@ -425,10 +524,10 @@ make_type(PyObject *module, ttpy_row_layout *layout, unsigned family_flag, const
     layout->n_fields = n;
     layout->n_visible = desc.n_in_sequence;
     if ((layout->type = PyStructSequence_NewType(&desc)) == NULL ||
-        check_type(layout, name) < 0)
+        check_type(layout, row_type, name) < 0)
         return -1;
 #ifdef OWN_ROW_ALLOCATION
-    layout->type->tp_dealloc = row_dealloc;
+    layout->type->tp_dealloc = dealloc_of(row_type);
 #endif
     /* The name after the last dot is the attribute name. */
     return PyModule_AddObjectRef(module, strrchr(name, '.') + 1, (PyObject *)layout->type);
@@ -442,6 +541,12 @@ ttpy_add_row_types(PyObject *module, ttpy_state *st)
                   "more fields by name.") < 0 ||
         make_type(module, &st->tcp4_rows, IN_TCP4, "tcptable.Tcp4Row",
                   "One row of the IPv4 TCP table: a tuple in MIB_TCPROW order, "
+                  "more fields by name.") < 0 ||
+        make_type(module, &st->udp6_rows, IN_UDP6, "tcptable.Udp6Row",
+                  "One row of the IPv6 UDP table: a tuple in MIB_UDP6ROW order, "
+                  "more fields by name.") < 0 ||
+        make_type(module, &st->udp4_rows, IN_UDP4, "tcptable.Udp4Row",
+                  "One row of the IPv4 UDP table: a tuple in MIB_UDPROW order, "
                   "more fields by name.") < 0)
         return -1;
     return PyModule_AddStringConstant(module, "_row_allocation", ttpy_row_allocation);
@@ -452,6 +557,8 @@ ttpy_row_types_traverse(ttpy_state *st, visitproc visit, void *arg)
 {
     Py_VISIT(st->tcp6_rows.type);
     Py_VISIT(st->tcp4_rows.type);
+    Py_VISIT(st->udp6_rows.type);
+    Py_VISIT(st->udp4_rows.type);
     return 0;
 }
 
@@ -460,4 +567,6 @@ ttpy_row_types_clear(ttpy_state *st)
 {
     Py_CLEAR(st->tcp6_rows.type);
     Py_CLEAR(st->tcp4_rows.type);
+    Py_CLEAR(st->udp6_rows.type);
+    Py_CLEAR(st->udp4_rows.type);
 }

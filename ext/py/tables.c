@@ -1,4 +1,4 @@
-/* tcp6() and tcp4(): one table as a tuple of structseq rows. */
+/* tcp6(), tcp4(), udp6() and udp4(): one table as a tuple of structseq rows. */
 #include "glue.h"
 
 #define TABLE_OPTIONS                                                                         \
@@ -7,6 +7,11 @@
 
 static const ttpy_entry tcp6_entry = {"tcp6", TABLE_OPTIONS, 0, IPPROTO_TCP, AF_INET6, NULL};
 static const ttpy_entry tcp4_entry = {"tcp4", TABLE_OPTIONS, 0, IPPROTO_TCP, AF_INET, NULL};
+/* UDP sockets have no states to choose: the kernel's CLOSE and ESTABLISHED
+ * say whether one is connected (the rows' `connected`). */
+#define UDP_OPTIONS (TABLE_OPTIONS & ~TTPY_OPT(TTPY_STATES))
+static const ttpy_entry udp6_entry = {"udp6", UDP_OPTIONS, 0, IPPROTO_UDP, AF_INET6, NULL};
+static const ttpy_entry udp4_entry = {"udp4", UDP_OPTIONS, 0, IPPROTO_UDP, AF_INET, NULL};
 
 static PyObject *
 table(PyObject *module, const ttpy_entry *entry, PyObject *args, PyObject *kwargs)
@@ -34,4 +39,16 @@ PyObject *
 ttpy_tcp4(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     return table(module, &tcp4_entry, args, kwargs);
+}
+
+PyObject *
+ttpy_udp6(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return table(module, &udp6_entry, args, kwargs);
+}
+
+PyObject *
+ttpy_udp4(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    return table(module, &udp4_entry, args, kwargs);
 }

@@ -1,4 +1,4 @@
-"""The machine's TCP connection table, as fast as the OS hands it over.
+"""The machine's TCP connection and UDP socket tables, as fast as the OS hands them over.
 
 >>> import tcptable
 >>> listening = tcptable.tcp6(states={tcptable.TcpState.LISTEN})
@@ -10,12 +10,16 @@ from ._tcptable import (
     Tcp4Row,
     Tcp6Row,
     TcpStats,
+    Udp4Row,
+    Udp6Row,
     Watcher,
     counts,
     namespaces,
     stats,
     tcp4,
     tcp6,
+    udp4,
+    udp6,
 )
 from .state import TcpState
 
@@ -26,12 +30,16 @@ __all__ = [
     "Tcp4Row",
     "Tcp6Row",
     "TcpStats",
+    "Udp4Row",
+    "Udp6Row",
     "Watcher",
     "counts",
     "namespaces",
     "stats",
     "tcp4",
     "tcp6",
+    "udp4",
+    "udp6",
 ]
 # The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"

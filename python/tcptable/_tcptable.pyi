@@ -10,7 +10,7 @@ class _StructSeq:
     n_sequence_fields: Final[int]
     n_unnamed_fields: Final[int]
 
-# Typing only: the fields both row types have by name, beyond the tuple
+# Typing only: the fields every row type has by name, beyond the tuple
 # (tests/api/test_rows_and_states.py checks these stubs against the row types).
 class _ByName:
     @property
@@ -53,6 +53,46 @@ class Tcp4Row(tuple[TcpState, str, int, str, int], _ByName, _StructSeq):
     def remote_addr(self) -> str: ...
     @property
     def remote_port(self) -> int: ...
+
+# Typing only: a UDP row's fields by name before _ByName's (the peer: None
+# for an unconnected socket), and after them.
+class _UdpDrops:
+    @property
+    def drops(self) -> int | None: ...
+
+class _Udp6Peer:
+    @property
+    def remote_addr(self) -> str | None: ...
+    @property
+    def remote_scope_id(self) -> int | None: ...
+    @property
+    def remote_port(self) -> int | None: ...
+    @property
+    def connected(self) -> bool | None: ...
+
+class _Udp4Peer:
+    @property
+    def remote_addr(self) -> str | None: ...
+    @property
+    def remote_port(self) -> int | None: ...
+    @property
+    def connected(self) -> bool | None: ...
+
+@final
+class Udp6Row(tuple[str, int, int], _Udp6Peer, _ByName, _UdpDrops, _StructSeq):
+    @property
+    def local_addr(self) -> str: ...
+    @property
+    def local_scope_id(self) -> int: ...
+    @property
+    def local_port(self) -> int: ...
+
+@final
+class Udp4Row(tuple[str, int], _Udp4Peer, _ByName, _UdpDrops, _StructSeq):
+    @property
+    def local_addr(self) -> str: ...
+    @property
+    def local_port(self) -> int: ...
 
 _NetNs = str | bytes | os.PathLike[str] | os.PathLike[bytes] | int | None
 _Ports = Iterable[int] | None
@@ -152,6 +192,22 @@ def tcp4(
     remote_ports: _Ports = None,
     netns: _NetNs = None,
 ) -> tuple[Tcp4Row, ...]: ...
+def udp6(
+    *,
+    sort: bool = False,
+    pids: bool = False,
+    local_ports: _Ports = None,
+    remote_ports: _Ports = None,
+    netns: _NetNs = None,
+) -> tuple[Udp6Row, ...]: ...
+def udp4(
+    *,
+    sort: bool = False,
+    pids: bool = False,
+    local_ports: _Ports = None,
+    remote_ports: _Ports = None,
+    netns: _NetNs = None,
+) -> tuple[Udp4Row, ...]: ...
 @overload
 def counts(
     family: int | None = ...,

@@ -11,7 +11,7 @@ import types
 
 import pytest
 import tcptable
-from tcptable import Tcp4Row, Tcp6Row, TcpState
+from tcptable import Tcp4Row, Tcp6Row, TcpState, Udp4Row, Udp6Row
 
 # From the issue: MIB_TCP_STATE numbers, psutil's status names.
 STATES = {
@@ -40,6 +40,11 @@ TCP6_FIELDS = (
 TCP4_FIELDS = ("state", "local_addr", "local_port", "remote_addr", "remote_port")
 # Reachable by name only, after the tuple's fields, as os.stat_result's are.
 BY_NAME = ("pid", "uid", "inode", "rx_queue", "tx_queue")
+# UDP rows: MIB_UDP6ROW / MIB_UDPROW, the peer and the rest by name.
+UDP6_FIELDS = ("local_addr", "local_scope_id", "local_port")
+UDP4_FIELDS = ("local_addr", "local_port")
+UDP6_BY_NAME = ("remote_addr", "remote_scope_id", "remote_port", "connected", *BY_NAME, "drops")
+UDP4_BY_NAME = ("remote_addr", "remote_port", "connected", *BY_NAME, "drops")
 
 
 def test_tcp_state_members():
@@ -62,13 +67,21 @@ def field_names(cls) -> list[str]:
     return [k for k, v in vars(cls).items() if isinstance(v, types.MemberDescriptorType)]
 
 
-@pytest.mark.parametrize("cls,fields", [(Tcp6Row, TCP6_FIELDS), (Tcp4Row, TCP4_FIELDS)])
-def test_row_type_fields(cls, fields):
+@pytest.mark.parametrize(
+    "cls,fields,by_name",
+    [
+        (Tcp6Row, TCP6_FIELDS, BY_NAME),
+        (Tcp4Row, TCP4_FIELDS, BY_NAME),
+        (Udp6Row, UDP6_FIELDS, UDP6_BY_NAME),
+        (Udp4Row, UDP4_FIELDS, UDP4_BY_NAME),
+    ],
+)
+def test_row_type_fields(cls, fields, by_name):
     assert cls.n_sequence_fields == len(fields)
-    assert cls.n_fields == len(fields) + len(BY_NAME)
+    assert cls.n_fields == len(fields) + len(by_name)
     assert cls.n_unnamed_fields == 0
     assert cls.__match_args__ == fields
-    assert field_names(cls) == [*fields, *BY_NAME]
+    assert field_names(cls) == [*fields, *by_name]
     assert issubclass(cls, tuple)
     assert cls.__module__ == "tcptable"
 
@@ -93,7 +106,9 @@ def stub_properties(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> list
     return own
 
 
-@pytest.mark.parametrize("cls", [Tcp6Row, Tcp4Row, tcptable.TcpStats, tcptable.Namespace])
+@pytest.mark.parametrize(
+    "cls", [Tcp6Row, Tcp4Row, Udp6Row, Udp4Row, tcptable.TcpStats, tcptable.Namespace]
+)
 def test_stubs_have_the_row_types_shape(cls):
     """The stubs declare every field the C field table gives the type, in its
     order, and a tuple of exactly the visible fields."""

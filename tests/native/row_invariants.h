@@ -45,11 +45,14 @@ check_addr_text(int family, const uint8_t addr[16])
     }
 }
 
+/* `protocol` is the query's: a UDP row shows a peer only once connected
+ * (ESTABLISHED), and only UDP rows carry drops. */
 static inline void
-check_row(const tt_row *r, int family)
+check_row(const tt_row *r, int protocol, int family)
 {
     int link_local_l = r->local_addr[0] == 0xfe && (r->local_addr[1] & 0xc0) == 0x80;
     int link_local_r = r->remote_addr[0] == 0xfe && (r->remote_addr[1] & 0xc0) == 0x80;
+    int no_peer = protocol == IPPROTO_UDP ? r->state != TT_ESTABLISHED : r->state == TT_LISTEN;
 
     REQUIRE(r->state >= TT_CLOSE && r->state < TT_DELETE_TCB);
     if (family == AF_INET) {
@@ -58,9 +61,10 @@ check_row(const tt_row *r, int family)
     }
     REQUIRE(r->local_scope_id == 0 || (family == AF_INET6 && link_local_l));
     REQUIRE(r->remote_scope_id == 0 || (family == AF_INET6 && link_local_r));
-    if (r->state == TT_LISTEN)
+    if (no_peer)
         REQUIRE(all_zero(r->remote_addr, 16) && r->remote_port == 0 &&
                 r->remote_scope_id == 0);
+    REQUIRE(protocol == IPPROTO_UDP || !(r->has & TT_HAS_DROPS));
     check_addr_text(family, r->local_addr);
     check_addr_text(family, r->remote_addr);
 }

@@ -29,21 +29,37 @@ DIAG_MSG = struct.Struct("=BBBB HH16s16sI8s IIIII")  # struct inet_diag_msg, 72 
 PORTID = 4242  # port id of the hand-made batches
 
 
+INET_DIAG_SKMEMINFO = 4  # the attribute UDP dumps ask for (idiag_ext bit 3)
+SK_MEMINFO_VARS = 9  # u32 values up to SK_MEMINFO_DROPS (Linux 4.7)
+
+
+def _kind(family: int, protocol: int) -> int:
+    """Byte 0 of a harness input: bit 0 IPv4, bit 1 UDP."""
+    return (family == socket.AF_INET) | (protocol == socket.IPPROTO_UDP) << 1
+
+
 def netlink_input(
-    family: int, batch: bytes, portid: int = PORTID, states: int = ALL_MIB_STATES
+    family: int,
+    batch: bytes,
+    portid: int = PORTID,
+    states: int = ALL_MIB_STATES,
+    protocol: int = socket.IPPROTO_TCP,
 ) -> bytes:
-    """One fuzz_netlink input: family, state set and port id, then the batch."""
-    return bytes([family == socket.AF_INET]) + struct.pack("<HI", states, portid) + batch
+    """One fuzz_netlink input: family and protocol, state set and port id,
+    then the batch."""
+    return bytes([_kind(family, protocol)]) + struct.pack("<HI", states, portid) + batch
 
 
-def proc_input(family: int, line: bytes) -> bytes:
-    return bytes([family == socket.AF_INET]) + line
+def proc_input(family: int, line: bytes, protocol: int = socket.IPPROTO_TCP) -> bytes:
+    return bytes([_kind(family, protocol)]) + line
 
 
-def capture_netlink(family: int) -> tuple[int, list[bytes]]:
-    """Dumps every TCP socket of ``family``; returns (port id, raw batches)."""
+def capture_netlink(family: int, protocol: int = socket.IPPROTO_TCP) -> tuple[int, list[bytes]]:
+    """Dumps every socket of ``family`` and ``protocol`` as tcptable asks
+    (UDP with INET_DIAG_SKMEMINFO); returns (port id, raw batches)."""
+    ext = 1 << (INET_DIAG_SKMEMINFO - 1) if protocol == socket.IPPROTO_UDP else 0
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as s:
-        req = struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, ALL_LINUX_STATES)
+        req = struct.pack("=BBBBI", family, protocol, ext, 0, ALL_LINUX_STATES)
         req += bytes(48)  # struct inet_diag_sockid, zero: no filter
         hdr = NLMSG_HDR.pack(
             16 + len(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, FUZZ_SEQ, 0
@@ -67,9 +83,10 @@ def message_types(batch: bytes) -> list[int]:
     return types
 
 
-def capture_proc(family: int) -> list[bytes]:
-    """The data lines (header dropped) of /proc/net/tcp or /proc/net/tcp6."""
-    path = "/proc/net/tcp" if family == socket.AF_INET else "/proc/net/tcp6"
+def capture_proc(family: int, protocol: int = socket.IPPROTO_TCP) -> list[bytes]:
+    """The data lines (header dropped) of /proc/net/tcp, tcp6, udp or udp6."""
+    name = "udp" if protocol == socket.IPPROTO_UDP else "tcp"
+    path = f"/proc/net/{name}" if family == socket.AF_INET else f"/proc/net/{name}6"
     with open(path, "rb") as f:
         return f.read().splitlines()[1:]
 
@@ -184,7 +201,41 @@ def handmade_netlink() -> dict[str, bytes]:
     out = {name: netlink_input(family, batch) for name, (family, batch) in cases.items()}
     # TIME_WAIT only: the FIN_WAIT2 row above must be dropped by the decoder.
     out["timewait-filtered"] = netlink_input(v6, cases["timewait-filtered"][1], states=1 << 11)
+    out.update(handmade_udp_netlink())
     return out
+
+
+def skmeminfo(values: int, drops: int = 7, length: int | None = None) -> bytes:
+    """An INET_DIAG_SKMEMINFO attribute of `values` u32s, the last the drops."""
+    payload = struct.pack(f"={values}I", *([0] * (values - 1) + [drops]))
+    attr = struct.pack("=HH", 4 + len(payload) if length is None else length, INET_DIAG_SKMEMINFO)
+    return attr + payload
+
+
+def handmade_udp_netlink() -> dict[str, bytes]:
+    """UDP rows: unconnected (TCP_CLOSE) with a peer the decoder must drop,
+    connected, and SKMEMINFO attributes of every length."""
+    v6, v4 = socket.AF_INET6, socket.AF_INET
+    lo6 = socket.inet_pton(v6, "::1")
+    lo4 = socket.inet_aton("127.0.0.1")
+    done = nlmsg(NLMSG_DONE, struct.pack("=i", 0))
+    other = struct.pack("=HH", 5, 8) + b"\x01\0\0\0"  # INET_DIAG_SHUTDOWN, padded
+    cases = {
+        "udp-unconnected-with-peer": (v4, diag(v4, 7, lo4, lo4) + skmeminfo(9)),
+        "udp-connected": (v6, diag(v6, 1, lo6, lo6) + other + skmeminfo(9)),
+        "udp-meminfo-before-4.7": (v6, diag(v6, 7, lo6, bytes(16)) + skmeminfo(8)),
+        "udp-meminfo-longer": (v4, diag(v4, 1, lo4, lo4) + skmeminfo(12)),
+        "udp-meminfo-overrun": (v6, diag(v6, 7, lo6, bytes(16)) + skmeminfo(9, length=200)),
+        "udp-attribute-under-header": (v6, diag(v6, 7, lo6, bytes(16)) + skmeminfo(9, length=3)),
+        "udp-attribute-cut": (v4, diag(v4, 7, lo4, bytes(16)) + skmeminfo(9)[:6]),
+        "udp-listen-state": (v4, diag(v4, 10, lo4, lo4) + skmeminfo(9)),
+    }
+    return {
+        name: netlink_input(
+            family, nlmsg(SOCK_DIAG_BY_FAMILY, payload) + done, protocol=socket.IPPROTO_UDP
+        )
+        for name, (family, payload) in cases.items()
+    }
 
 
 def handmade_proc() -> dict[str, bytes]:
@@ -215,7 +266,42 @@ def handmade_proc() -> dict[str, bytes]:
         "listen-with-peer": (v4, good4.replace(b"00000000:0000", b"0200007F:0050")),
         "nul-bytes": (v6, good6.replace(b" ", b"\0")),
     }
-    return {name: proc_input(family, line) for name, (family, line) in cases.items()}
+    out = {name: proc_input(family, line) for name, (family, line) in cases.items()}
+    out.update(handmade_udp_proc())
+    return out
+
+
+def handmade_udp_proc() -> dict[str, bytes]:
+    """/proc/net/udp{,6} lines: the drops column after ref and pointer, the
+    padding udp4 adds, and what may go wrong there."""
+    v6, v4 = socket.AF_INET6, socket.AF_INET
+    good4 = (
+        b"13138: 0100007F:9F25 00000000:0000 07 00000000:00000000 00:00000000 00000000"
+        b"     0        0 24165 2 00000000f743f5b6 12         "
+    )
+    good6 = (
+        b"16375: 00000000000000000000000001000000:EBCA "
+        b"00000000000000000000000001000000:0035 01 00000000:00000000 00:00000000 00000000"
+        b"     0        0 24166 2 00000000b8be9e39 0"
+    )
+    cases = {
+        "udp-unconnected": (v4, good4),
+        "udp-connected": (v6, good6),
+        "udp-unconnected-with-peer": (v4, good4.replace(b"00000000:0000", b"0200007F:0050")),
+        "udp-no-drops": (v4, good4[: good4.index(b" 12")]),
+        "udp-no-pointer": (v6, good6[: good6.index(b" 00000000b8")]),
+        "udp-pointer-not-hex": (v6, good6.replace(b"b8be9e39", b"b8be9e3z")),
+        "udp-drops-negative": (v4, good4.replace(b" 12 ", b" -1 ")),
+        "udp-drops-too-large": (v6, good6[:-1] + b"4294967296"),
+        "udp-junk-after-drops": (v4, good4.rstrip() + b" x"),
+        "udp-tcp-line": (
+            v4,
+            good4[: good4.index(b" 2 0000")] + b" 1 0000000000000000 100 20 4 10 -1",
+        ),
+    }
+    return {
+        name: proc_input(family, line, socket.IPPROTO_UDP) for name, (family, line) in cases.items()
+    }
 
 
 def diff_input(keys: int, prev: list[tuple[int, int]], cur: list[tuple[int, int]]) -> bytes:
@@ -255,6 +341,29 @@ def handmade_diff() -> dict[str, bytes]:
     return cases
 
 
+CAPTURED = [
+    (socket.AF_INET6, socket.IPPROTO_TCP, "tcp6"),
+    (socket.AF_INET, socket.IPPROTO_TCP, "tcp4"),
+    (socket.AF_INET6, socket.IPPROTO_UDP, "udp6"),
+    (socket.AF_INET, socket.IPPROTO_UDP, "udp4"),
+]
+
+
+def udp_population() -> list[socket.socket]:
+    """An unconnected and a connected UDP socket per family, the connected
+    one's datagrams unread (a receive queue), and its peer."""
+    made = []
+    for family, addr in ((socket.AF_INET6, "::1"), (socket.AF_INET, "127.0.0.1")):
+        server = socket.socket(family, socket.SOCK_DGRAM)
+        client = socket.socket(family, socket.SOCK_DGRAM)
+        made += [server, client]
+        server.bind((addr, 0))
+        client.bind((addr, 0))
+        client.connect(server.getsockname())
+        client.send(b"x" * 100)
+    return made
+
+
 def write_corpus() -> None:
     sys.path.insert(0, str(Path(__file__).parent.parent / "support"))
     from netns import private_netns
@@ -264,15 +373,22 @@ def write_corpus() -> None:
     with private_netns():
         pop = standard()  # every state the tests can hold still
         try:
-            for family, tag in ((socket.AF_INET6, "tcp6"), (socket.AF_INET, "tcp4")):
-                portid, batches = capture_netlink(family)
+            udp = udp_population()
+            for family, protocol, tag in CAPTURED:
+                portid, batches = capture_netlink(family, protocol)
                 for i, batch in enumerate(batches):
-                    corpus["netlink"][f"captured-{tag}-{i}"] = netlink_input(family, batch, portid)
-                for line in capture_proc(family):  # one line per state is enough
+                    corpus["netlink"][f"captured-{tag}-{i}"] = netlink_input(
+                        family, batch, portid, protocol=protocol
+                    )
+                for line in capture_proc(family, protocol):  # one line per state is enough
                     state = line.split()[3].decode()
-                    corpus["proc"][f"captured-{tag}-state-{state}"] = proc_input(family, line)
+                    corpus["proc"][f"captured-{tag}-state-{state}"] = proc_input(
+                        family, line, protocol
+                    )
         finally:
             pop.close()
+            for s in udp:
+                s.close()
     for kind, inputs in corpus.items():
         (CORPUS / kind).mkdir(parents=True, exist_ok=True)
         for name, data in inputs.items():

@@ -44,17 +44,21 @@ def test_regression_corpus(kind):
     run_harness(f"fuzz_{kind}", inputs)
 
 
-def ss_count(family_flag: str) -> int:
+def ss_count(family: int, protocol: int) -> int:
+    """Sockets ss lists (ss -tanH or -uanH, -4 or -6)."""
+    kind = "-uanH" if protocol == socket.IPPROTO_UDP else "-tanH"
+    family_flag = "-6" if family == socket.AF_INET6 else "-4"
     out = subprocess.run(
-        ["ss", "-tanH", family_flag], capture_output=True, text=True, check=True
+        ["ss", kind, family_flag], capture_output=True, text=True, check=True
     ).stdout
     return len(out.splitlines())
 
 
 def test_live_kernel_output(netns, tmp_path):
     """Batches and lines the kernel produces right now, for every state the
-    population builds, go through both harnesses."""
+    population builds, TCP and UDP, go through both harnesses."""
     pop = Population()
+    udp: list[socket.socket] = []
     try:
         for family, _, addr in FAMILIES:
             lst = pop.listener(family, addr)
@@ -64,24 +68,31 @@ def test_live_kernel_output(netns, tmp_path):
             pop.time_wait(lst)
             pop.syn_sent(family, addr)
         pop.link_local()
+        udp += seeds.udp_population()
         netlink_inputs, proc_inputs = [], []
-        for family, tag, _ in FAMILIES:
-            portid, batches = seeds.capture_netlink(family)
+        for family, protocol, tag in seeds.CAPTURED:
+            portid, batches = seeds.capture_netlink(family, protocol)
             rows = sum(seeds.message_types(b).count(seeds.SOCK_DIAG_BY_FAMILY) for b in batches)
-            assert rows == ss_count("-6" if family == socket.AF_INET6 else "-4")
+            assert rows == ss_count(family, protocol)
             for i, batch in enumerate(batches):
                 netlink_inputs.append(tmp_path / f"{tag}-batch-{i}")
-                netlink_inputs[-1].write_bytes(seeds.netlink_input(family, batch, portid))
+                netlink_inputs[-1].write_bytes(
+                    seeds.netlink_input(family, batch, portid, protocol=protocol)
+                )
             whole = b"".join(batches)  # one input holding the whole dump
             netlink_inputs.append(tmp_path / f"{tag}-whole")
-            netlink_inputs[-1].write_bytes(seeds.netlink_input(family, whole, portid))
-            lines = seeds.capture_proc(family)
+            netlink_inputs[-1].write_bytes(
+                seeds.netlink_input(family, whole, portid, protocol=protocol)
+            )
+            lines = seeds.capture_proc(family, protocol)
             assert len(lines) == rows
             for i, line in enumerate(lines):
                 proc_inputs.append(tmp_path / f"{tag}-line-{i}")
-                proc_inputs[-1].write_bytes(seeds.proc_input(family, line))
+                proc_inputs[-1].write_bytes(seeds.proc_input(family, line, protocol))
     finally:
         pop.close()
+        for s in udp:
+            s.close()
     assert len(netlink_inputs) >= 6
     run_harness("fuzz_netlink", netlink_inputs)
     run_harness("fuzz_proc", proc_inputs)

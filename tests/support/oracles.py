@@ -113,8 +113,15 @@ def table(module, family: int, **kwargs) -> collections.Counter:
 
 
 def without_scopes(rows: collections.Counter) -> collections.Counter:
+    """Rows (Row or UdpRow) with scope ids 0, as /proc shows them; an
+    unconnected UDP socket's remote scope id stays None."""
     return collections.Counter(
-        {r._replace(local_scope_id=0, remote_scope_id=0): n for r, n in rows.items()}
+        {
+            r._replace(
+                local_scope_id=0, remote_scope_id=None if r.remote_scope_id is None else 0
+            ): n
+            for r, n in rows.items()
+        }
     )
 
 
@@ -175,6 +182,15 @@ class Detail(NamedTuple):
     inode: int | None
 
 
+def _ss_owner(tail: str) -> tuple[int | None, int, int]:
+    """(lowest pid of ``users:``, uid, inode) from what follows ss -pe's
+    endpoints; ss leaves out uid 0."""
+    pids = [int(p) for p in re.findall(r"\bpid=(\d+)", tail)]
+    uid = re.search(r"\buid:(\d+)", tail)
+    inode = int(re.search(r"\bino:(\d+)", tail).group(1))
+    return min(pids) if pids else None, int(uid.group(1)) if uid else 0, inode
+
+
 def ss_details(family: int) -> collections.Counter:
     """``ss -tanpeH`` for one family: (Row, Detail) pairs."""
     need_tool("ss", "iproute2")
@@ -188,16 +204,8 @@ def ss_details(family: int) -> collections.Counter:
         raddr, _, rport = _ss_endpoint(remote, family)
         rscope = lscope if is_link_local(raddr) else 0
         row = Row(FAMILY_NAME[family], SS_STATES[state], laddr, lscope, lport, raddr, rscope, rport)
-        pids = [int(p) for p in re.findall(r"\bpid=(\d+)", tail)]
-        inode = int(re.search(r"\bino:(\d+)", tail).group(1))
-        uid = re.search(r"\buid:(\d+)", tail)  # ss leaves out uid 0
-        detail = Detail(
-            int(recvq),
-            int(sendq),
-            min(pids) if pids else None,
-            (int(uid.group(1)) if uid else 0) if inode else None,
-            inode or None,
-        )
+        pid, uid, inode = _ss_owner(tail)
+        detail = Detail(int(recvq), int(sendq), pid, uid if inode else None, inode or None)
         rows[(row, detail)] += 1
     return rows
 
@@ -305,3 +313,94 @@ def between(before: dict, got, after: dict) -> list[str]:
         <= getattr(got, name)
         <= max(before[name], after[name])
     ]
+
+
+# ---- UDP: ss, /proc/net/udp{,6}, the test's own sockets ----------------------
+
+
+class UdpRow(NamedTuple):
+    """A UDP socket as every view can tell it: the peer None where the socket
+    is not connected, and the details ss -uanpem and /proc/net/udp{,6} show.
+    ``pid``, ``uid`` and ``inode`` are None where a view has none."""
+
+    local_addr: str
+    local_scope_id: int
+    local_port: int
+    remote_addr: str | None
+    remote_scope_id: int | None
+    remote_port: int | None
+    connected: bool
+
+
+class UdpDetail(NamedTuple):
+    rx_queue: int
+    tx_queue: int
+    pid: int | None
+    uid: int
+    inode: int
+    drops: int
+
+
+def udp_row(family: int, local: tuple, remote: tuple | None) -> UdpRow:
+    """A socket's getsockname() and getpeername() (None: not connected)."""
+    peer = sockaddr_endpoint(family, remote) if remote is not None else (None, None, None)
+    return UdpRow(*sockaddr_endpoint(family, local), *peer, remote is not None)
+
+
+def udp_from_tcptable(row) -> UdpRow:
+    scope = row.local_scope_id if len(row) == 3 else 0
+    remote_scope = row.remote_scope_id if len(row) == 3 else (0 if row.connected else None)
+    return UdpRow(
+        row.local_addr,
+        scope,
+        row.local_port,
+        row.remote_addr,
+        remote_scope,
+        row.remote_port,
+        row.connected,
+    )
+
+
+def udp_ss(family: int) -> collections.Counter:
+    """``ss -uanpemH`` for one family: (UdpRow, UdpDetail) pairs; ss shows an
+    unconnected socket as UNCONN with peer ``*:*`` (or the zero address), a
+    connected one as ESTAB, and its drops as skmem's ``d``."""
+    need_tool("ss", "iproute2")
+    flag = "-6" if family == socket.AF_INET6 else "-4"
+    out = subprocess.run(
+        ["ss", "-uanpemH", flag], check=True, capture_output=True, text=True
+    ).stdout
+    rows = collections.Counter()
+    # Each socket's skmem:(...) follows on a line of its own.
+    for line in re.split(r"\n(?=\S)", out.strip()) if out.strip() else []:
+        state, recvq, sendq, local, remote, *rest = line.split()
+        tail = " ".join(rest)
+        laddr, lscope, lport = _ss_endpoint(local, family)
+        connected = {"ESTAB": True, "UNCONN": False}[state]
+        if connected:
+            raddr, _, rport = _ss_endpoint(remote, family)
+            peer = (raddr, lscope if is_link_local(raddr) else 0, rport)
+        else:
+            peer = (None, None, None)
+        drops = int(re.search(r"skmem:\(.*\bd(\d+)\)", tail).group(1))
+        detail = UdpDetail(int(recvq), int(sendq), *_ss_owner(tail), drops)
+        rows[(UdpRow(laddr, lscope, lport, *peer, connected), detail)] += 1
+    return rows
+
+
+def udp_proc(family: int) -> collections.Counter:
+    """/proc/net/udp or udp6: (UdpRow, UdpDetail) pairs, scope ids 0 (/proc
+    has none) and no pid.  Columns: sl local rem st tx:rx tr:when retrnsmt
+    uid timeout inode ref pointer drops."""
+    path = "/proc/net/udp6" if family == socket.AF_INET6 else "/proc/net/udp"
+    rows = collections.Counter()
+    with open(path) as f:
+        next(f)  # header
+        for line in f:
+            fields = line.split()
+            connected = {1: True, 7: False}[int(fields[3], 16)]
+            peer = _proc_endpoint(fields[2], family) if connected else (None, None, None)
+            tx, rx = (int(q, 16) for q in fields[4].split(":"))
+            detail = UdpDetail(rx, tx, None, int(fields[7]), int(fields[9]), int(fields[12]))
+            rows[(UdpRow(*_proc_endpoint(fields[1], family), *peer, connected), detail)] += 1
+    return rows

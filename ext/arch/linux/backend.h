@@ -16,13 +16,29 @@ extern const uint8_t tt_linux_to_mib[TT_LINUX_STATE_COUNT];
  * (kernels that match timewait sockets on TIME_WAIT, not on their substate). */
 uint32_t tt_linux_state_mask(tt_state_set states, int orphans_need_time_wait);
 
+/* Whether a row in MIB `state` has a peer whose endpoint the row shows: a
+ * TCP socket but a listener, a UDP socket once connected (the kernel reports
+ * an unconnected one as TCP_CLOSE, a connected one as TCP_ESTABLISHED). */
+static inline int
+tt_linux_has_peer(int protocol, unsigned state)
+{
+    return protocol == IPPROTO_UDP ? state == TT_ESTABLISHED : state != TT_LISTEN;
+}
+
+/* SK_MEMINFO_DROPS, the index of the drop count in INET_DIAG_SKMEMINFO's
+ * u32 array (linux/sock_diag.h, Linux 4.7; older headers lack it, older
+ * kernels send fewer values). */
+#define TT_SK_MEMINFO_DROPS 8
+
 /* What one netlink batch held. */
 enum { TT_NL_MORE = 0, TT_NL_DONE = 1 };
 
 /* Decodes one received batch of sock_diag messages into `out`, keeping the
- * rows the query asks for, with uid and inode as the kernel sent them.  Messages with another sequence number or port id
- * are skipped.  Returns TT_NL_MORE, TT_NL_DONE, or -1 with *err set.  Every
- * length in `buf` is untrusted. */
+ * rows the query asks for, with uid and inode as the kernel sent them (and
+ * for UDP the drop count of INET_DIAG_SKMEMINFO, where the kernel sent one).
+ * Messages with another sequence number or port id are skipped.  Returns
+ * TT_NL_MORE, TT_NL_DONE, or -1 with *err set.  Every length in `buf` is
+ * untrusted. */
 int tt_nl_decode(const void *buf, size_t len, uint32_t seq, uint32_t portid,
                  const tt_query *q, tt_rows *out, tt_error *err);
 
@@ -41,11 +57,13 @@ int tt_nl_bytecode(const tt_query *q, uint8_t *buf, size_t cap);
  * when they are missing or malformed. */
 int tt_snmp_parse(const char *text, size_t len, tt_stats *out);
 
-/* Parses one line of /proc/net/tcp (family AF_INET) or /proc/net/tcp6
- * (AF_INET6), without its newline: endpoints, state, queues, uid and inode.
- * Returns 0 with *row filled (TT_HAS_QUEUES set, and TT_HAS_UID and
- * TT_HAS_INODE for a full socket), or -1 when the line is malformed. */
-int tt_proc_parse_line(const char *line, size_t len, int family, tt_row *row);
+/* Parses one line of /proc/net/tcp or udp (protocol IPPROTO_TCP or
+ * IPPROTO_UDP; family AF_INET) or tcp6 or udp6 (AF_INET6), without its
+ * newline: endpoints, state, queues, uid and inode, and for UDP the drops.
+ * Returns 0 with *row filled (TT_HAS_QUEUES set, TT_HAS_UID and TT_HAS_INODE
+ * for a full socket, TT_HAS_DROPS for UDP), or -1 when the line is
+ * malformed. */
+int tt_proc_parse_line(const char *line, size_t len, int protocol, int family, tt_row *row);
 
 /* Whether a /proc table's first line is its header. */
 int tt_proc_is_header(const char *line, size_t len);

@@ -9,20 +9,56 @@
 
 #include "backend.h"
 
+/* decode_message() finds a message's attributes right after it. */
+_Static_assert(sizeof(struct inet_diag_msg) % NLMSG_ALIGNTO == 0,
+               "inet_diag_msg ends on a netlink alignment boundary");
+
 static int
 is_link_local(const uint8_t *a)
 {
     return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
 }
 
+/* The drop count of an INET_DIAG_SKMEMINFO among the attributes that follow
+ * the message (`attrs`, `len` bytes, untrusted and maybe unaligned).  0, or
+ * -1 with *err set when an attribute's length is bad. */
 static int
-decode_row(const struct inet_diag_msg *m, const tt_query *q, tt_rows *out, tt_error *err)
+decode_drops(const uint8_t *attrs, size_t len, tt_row *row, tt_error *err)
+{
+    while (len >= NLA_HDRLEN) {
+        struct nlattr a;
+        size_t step;
+
+        memcpy(&a, attrs, sizeof(a));
+        if (a.nla_len < NLA_HDRLEN || a.nla_len > len)
+            return tt_fail(err, TT_ERR_PROTO, EPROTO,
+                           "sock_diag attribute with a bad length");
+        if ((a.nla_type & NLA_TYPE_MASK) == INET_DIAG_SKMEMINFO &&
+            a.nla_len >= NLA_HDRLEN + (TT_SK_MEMINFO_DROPS + 1) * sizeof(uint32_t)) {
+            memcpy(&row->drops, attrs + NLA_HDRLEN + TT_SK_MEMINFO_DROPS * sizeof(uint32_t),
+                   sizeof(row->drops));
+            row->has |= TT_HAS_DROPS;
+        }
+        step = NLA_ALIGN(a.nla_len);
+        if (step >= len)
+            break;
+        attrs += step;
+        len -= step;
+    }
+    return 0;
+}
+
+/* One inet_diag_msg and, after it, `attrs_len` bytes of attributes. */
+static int
+decode_row(const struct inet_diag_msg *m, const uint8_t *attrs, size_t attrs_len,
+           const tt_query *q, tt_rows *out, tt_error *err)
 {
     size_t addr_len = q->family == AF_INET ? 4 : 16;
     uint8_t state = m->idiag_state < TT_LINUX_STATE_COUNT
                         ? tt_linux_to_mib[m->idiag_state] : 0;
+    int has_peer = tt_linux_has_peer(q->protocol, state);
     uint16_t local_port = ntohs(m->id.idiag_sport);
-    uint16_t remote_port = state == TT_LISTEN ? 0 : ntohs(m->id.idiag_dport);
+    uint16_t remote_port = has_peer ? ntohs(m->id.idiag_dport) : 0;
     tt_row *row;
 
     if (m->idiag_family != q->family)
@@ -43,7 +79,7 @@ decode_row(const struct inet_diag_msg *m, const tt_query *q, tt_rows *out, tt_er
     row->local_port = local_port;
     if (q->family == AF_INET6 && is_link_local(row->local_addr))
         row->local_scope_id = m->id.idiag_if;
-    if (state != TT_LISTEN) {
+    if (has_peer) {
         memcpy(row->remote_addr, m->id.idiag_dst, addr_len);
         row->remote_port = remote_port;
         if (q->family == AF_INET6 && is_link_local(row->remote_addr))
@@ -57,7 +93,8 @@ decode_row(const struct inet_diag_msg *m, const tt_query *q, tt_rows *out, tt_er
     row->inode = m->idiag_inode;
     /* A TIME_WAIT or SYN_RECV mini-socket has inode 0 and no owner. */
     row->has = row->inode != 0 ? TT_HAS_QUEUES | TT_HAS_UID | TT_HAS_INODE : TT_HAS_QUEUES;
-    return 0;
+    /* Only UDP asks for SKMEMINFO (netlink.c): TCP rows skip the attributes. */
+    return q->protocol == IPPROTO_UDP ? decode_drops(attrs, attrs_len, row, err) : 0;
 }
 
 /* One message addressed to us: a row, the end of the dump, or an error.
@@ -97,7 +134,9 @@ decode_message(const struct nlmsghdr *h, const uint8_t *data, const tt_query *q,
             return tt_fail(err, TT_ERR_PROTO, EPROTO,
                            "sock_diag message too short");
         memcpy(&m, data, sizeof(m));
-        return decode_row(&m, q, out, err) < 0 ? -1 : TT_NL_MORE;
+        if (decode_row(&m, data + sizeof(m), payload - sizeof(m), q, out, err) < 0)
+            return -1;
+        return TT_NL_MORE;
     }
     default:
         return TT_NL_MORE; /* NLMSG_NOOP and the like carry nothing for us */

@@ -67,8 +67,12 @@ send_request(int fd, const tt_query *q, int filter, tt_error *err)
     msg.req.sdiag_family = (uint8_t)q->family;
     msg.req.sdiag_protocol = (uint8_t)q->protocol;
     msg.req.idiag_states = tt_linux_state_mask(
-        q->states, TT_STATE_IN(q->states, TT_FIN_WAIT2) && orphans_need_time_wait());
-    /* idiag_ext stays 0: no extension is parsed, and each costs bytes. */
+        q->states, q->protocol == IPPROTO_TCP && TT_STATE_IN(q->states, TT_FIN_WAIT2) &&
+                       orphans_need_time_wait());
+    /* Each extension costs bytes per row: only UDP asks for one, the socket
+     * memory counters that hold its drop count (diag.c). */
+    if (q->protocol == IPPROTO_UDP)
+        msg.req.idiag_ext = 1u << (INET_DIAG_SKMEMINFO - 1);
 
     if (sendto(fd, &msg, msg.nlh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
         return tt_fail(err, errno == EINTR ? TT_ERR_INTR : TT_ERR_OS, errno,

@@ -1,6 +1,7 @@
-/* The fallback: /proc/thread-self/net/tcp and tcp6 (one table of files
- * keyed by protocol and family), read in large chunks and parsed in place.  The kernel prints each address as 32-bit words in host
- * byte order (%08X), so storing each word natively gives network order.
+/* The fallback: /proc/thread-self/net/tcp, tcp6, udp and udp6 (one table of
+ * files keyed by protocol and family), read in large chunks and parsed in
+ * place.  The kernel prints each address as 32-bit words in host byte order
+ * (%08X), so storing each word natively gives network order.
  * thread-self, not self: the table of the calling thread's network namespace,
  * as netlink gives. */
 #include <errno.h>
@@ -114,8 +115,32 @@ take_counters(const char **p, const char *end, tt_row *row)
     return 0;
 }
 
+/* UDP's columns after the inode: "REF POINTER DROPS", the pointer in hex
+ * (zeros where kptr_restrict hides it), then the spaces udp4 pads with. */
+static int
+take_drops(const char **p, const char *end, tt_row *row)
+{
+    uint64_t ref, drops;
+    uint32_t hex;
+
+    if (take_dec(p, end, &ref) < 0 || take_char(p, end, ' ') < 0)
+        return -1;
+    while (*p < end && **p != ' ')
+        if (take_hex(p, end, 1, &hex) < 0)
+            return -1;
+    if (take_dec(p, end, &drops) < 0 || drops > UINT32_MAX)
+        return -1;
+    while (*p < end && **p == ' ')
+        ++*p;
+    if (*p != end)
+        return -1;
+    row->drops = (uint32_t)drops;
+    row->has |= TT_HAS_DROPS;
+    return 0;
+}
+
 int
-tt_proc_parse_line(const char *line, size_t len, int family, tt_row *row)
+tt_proc_parse_line(const char *line, size_t len, int protocol, int family, tt_row *row)
 {
     const char *p = line, *end = line + len;
     int words = family == AF_INET ? 1 : 4;
@@ -140,7 +165,9 @@ tt_proc_parse_line(const char *line, size_t len, int family, tt_row *row)
     row->state = tt_linux_to_mib[state];
     /* A TIME_WAIT or SYN_RECV mini-socket shows inode 0 and no owner. */
     row->has = row->inode != 0 ? TT_HAS_QUEUES | TT_HAS_UID | TT_HAS_INODE : TT_HAS_QUEUES;
-    if (row->state == TT_LISTEN) {
+    if (protocol == IPPROTO_UDP && take_drops(&p, end, row) < 0)
+        return -1;
+    if (!tt_linux_has_peer(protocol, row->state)) {
         memset(row->remote_addr, 0, sizeof(row->remote_addr));
         row->remote_port = 0;
     }
@@ -180,7 +207,8 @@ parse_lines(proc_reader *r, const char *buf, size_t len, tt_rows *out, size_t *c
                 return tt_fail(err, TT_ERR_PROTO, EPROTO, r->path);
             r->seen_header = 1;
         }
-        else if (tt_proc_parse_line(p, (size_t)(nl - p), r->q->family, &row) < 0) {
+        else if (tt_proc_parse_line(p, (size_t)(nl - p), r->q->protocol, r->q->family, &row) <
+                 0) {
             return tt_fail(err, TT_ERR_PROTO, EPROTO, r->path);
         }
         else if (tt_query_wants(r->q, row.state, row.local_port, row.remote_port)) {
@@ -202,6 +230,8 @@ static const struct {
 } tables[] = {
     {IPPROTO_TCP, AF_INET, TT_PROC_NET_FILES("tcp")},
     {IPPROTO_TCP, AF_INET6, TT_PROC_NET_FILES("tcp6")},
+    {IPPROTO_UDP, AF_INET, TT_PROC_NET_FILES("udp")},
+    {IPPROTO_UDP, AF_INET6, TT_PROC_NET_FILES("udp6")},
 };
 
 /* This kernel's file of the table (protocol, family); NULL: none is known. */

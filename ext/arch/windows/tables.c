@@ -241,8 +241,9 @@ tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *ca
     ULONG size = TT_WIN_FIRST_SIZE, rc = NO_ERROR;
 
     memset(calls, 0, sizeof(*calls));
-    if (api == NULL)
-        return tt_fail(err, TT_ERR_WIN, ERROR_NOT_SUPPORTED, "no table call of this protocol");
+    if (api == NULL) /* UDP: GetUdp6Table and its siblings are not read yet */
+        return tt_fail(err, TT_ERR_UNSUPPORTED, 0,
+                       "this protocol's table on Windows (no table call reads it yet)");
     while (calls->calls < TT_WIN_TRIES) {
         ULONG asked = size;
         void *buf = malloc(size);
