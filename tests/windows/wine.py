@@ -52,6 +52,10 @@ def wineserver() -> str:
     return path if os.access(path, os.X_OK) else shutil.which("wineserver") or "wineserver"
 
 
+# What Wine writes to the console when a process of the session faults.
+SERVICE_FAULT = "wine: Unhandled "
+
+
 def build(outdir: Path) -> Path:
     subprocess.run(["bash", str(BUILD), str(outdir)], check=True, capture_output=True, text=True)
     return outdir
@@ -98,6 +102,17 @@ class Wine:
         )
 
     def run(self, name: str, *args: str) -> Result:
+        result = self._run_once(name, *args)
+        if result.returncode == 0 and result.stderr.startswith(SERVICE_FAULT):
+            # The program ended well, but a process of the session faulted:
+            # Wine's device host (winedevice.exe, at an address inside its
+            # ntoskrnl.exe) now and then does as a fresh session starts.
+            # Once more in a fresh session; a fault that repeats is returned.
+            self.end_session()
+            result = self._run_once(name, *args)
+        return result
+
+    def _run_once(self, name: str, *args: str) -> Result:
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             code = self.popen(name, *args, stdout=out, stderr=err).wait(timeout=300)
             out.seek(0)
