@@ -84,6 +84,7 @@ int ttpy_netns_keep(ttpy_netns_arg *ns);
  * converted (netns last), and what one call asked for. */
 enum {
     TTPY_FAMILY,
+    TTPY_PROTOCOL, /* before states: a UDP query takes none */
     TTPY_STATES,
     TTPY_SORT,
     TTPY_PIDS,

@@ -94,6 +94,7 @@ class Udp4Row(tuple[str, int], _Udp4Peer, _ByName, _UdpDrops, _StructSeq):
     @property
     def local_port(self) -> int: ...
 
+_AnyRow = Tcp4Row | Tcp6Row | Udp4Row | Udp6Row
 _NetNs = str | bytes | os.PathLike[str] | os.PathLike[bytes] | int | None
 _Ports = Iterable[int] | None
 
@@ -167,20 +168,21 @@ class Namespace(tuple[int, str, tuple[int, ...]], _StructSeq):
 @final
 class Changes(
     tuple[
-        tuple[Tcp4Row | Tcp6Row, ...],
-        tuple[Tcp4Row | Tcp6Row, ...],
-        tuple[tuple[Tcp4Row | Tcp6Row, Tcp4Row | Tcp6Row], ...],
+        tuple[_AnyRow, ...],
+        tuple[_AnyRow, ...],
+        tuple[tuple[_AnyRow, _AnyRow], ...],
     ],
     _StructSeq,
 ):
-    """Rows are Tcp6Row for a Watcher of AF_INET6, Tcp4Row for AF_INET."""
+    """Rows are Tcp6Row for a Watcher of AF_INET6, Tcp4Row for AF_INET; Udp6Row and
+    Udp4Row for protocol=IPPROTO_UDP."""
 
     @property
-    def opened(self) -> tuple[Tcp4Row | Tcp6Row, ...]: ...
+    def opened(self) -> tuple[_AnyRow, ...]: ...
     @property
-    def closed(self) -> tuple[Tcp4Row | Tcp6Row, ...]: ...
+    def closed(self) -> tuple[_AnyRow, ...]: ...
     @property
-    def changed(self) -> tuple[tuple[Tcp4Row | Tcp6Row, Tcp4Row | Tcp6Row], ...]: ...
+    def changed(self) -> tuple[tuple[_AnyRow, _AnyRow], ...]: ...
 
 @final
 class Watcher:
@@ -188,6 +190,7 @@ class Watcher:
         self,
         family: int = ...,
         *,
+        protocol: int = ...,
         states: Iterable[TcpState | int] | None = None,
         local_ports: _Ports = None,
         remote_ports: _Ports = None,
