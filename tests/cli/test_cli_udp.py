@@ -143,10 +143,17 @@ def test_watch_reports_opened_and_closed(netns):
         watch.close()
 
 
-def test_netns_reads_that_namespace(named_netns):
+def test_netns_and_all_namespaces(named_netns):
     with entered(named_netns), socket.socket(V6, socket.SOCK_DGRAM) as there:
         there.bind(("::1", 0))
         assert lines(ok("-u", "--netns", named_netns)) == collections.Counter([text_line(there)])
+        every = [json.loads(line) for line in ok("-u", "--all-namespaces", "--json").splitlines()]
+        named = [{**json_object(there), "netns": named_netns}]
+        assert [
+            {k: v for k, v in o.items() if k != "netns_inode"}
+            for o in every
+            if o["netns"] == named_netns
+        ] == named
     with socket.socket(V4, socket.SOCK_DGRAM) as here:
         here.bind(("127.0.0.1", 0))
         assert lines(ok("-u")) == collections.Counter([text_line(here)])
