@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         "--serve",
         metavar="[HOST:]PORT",
         help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST 127.0.0.1 unless "
-        "given; [::1]:9100 for IPv6); takes -4, -6, --netns and --port-metrics",
+        "given; [::1]:9100 for IPv6); takes -4, -6, -t, -u, --netns and --port-metrics",
     )
     p.add_argument(
         "--port-metrics",
@@ -295,11 +295,11 @@ def _output_failed(exc: OSError) -> int:
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    allowed = {"serve", "port_metrics", "family", "netns"}
+    allowed = {"serve", "port_metrics", "family", "netns", "tcp", "udp"}
     for name, value in vars(args).items():
         if name not in allowed and value != parser.get_default(name):
             parser.error(
-                "--serve takes only -4, -6, --netns and --port-metrics, not --"
+                "--serve takes only -4, -6, -t, -u, --netns and --port-metrics, not --"
                 + name.replace("_", "-")
             )
     try:
@@ -308,9 +308,10 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except ImportError as exc:  # the optional extra is not installed
         print(f"tcptable: {exc}", file=sys.stderr)
         return 2
-    families = {None: ("tcp4", "tcp6"), socket.AF_INET: ("tcp4",), socket.AF_INET6: ("tcp6",)}
+    names = {socket.IPPROTO_TCP: "tcp", socket.IPPROTO_UDP: "udp"}
+    families = {socket.AF_INET: "4", socket.AF_INET6: "6"}
     collector = TcpCollector(
-        families=families[args.family],
+        families=[names[p] + families[f] for p, f in _tables(args)],
         ports=args.port_metrics or (),
         netns=args.netns,
     )

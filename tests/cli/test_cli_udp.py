@@ -166,7 +166,7 @@ def test_netns_and_all_namespaces(named_netns):
         (["-u", "--state", "LISTEN"], "no --state or -l with -u"),
         (["-u", "--count"], "--count counts TCP states"),
         (["-t", "-u", "--stats"], "-t or -u, not both"),
-        (["-u", "--serve", "0"], "--serve takes only"),
+        (["-u", "--serve", "0", "--sort"], "--serve takes only"),
     ],
 )
 def test_bad_combinations_exit_2(args, text):
