@@ -361,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--by needs --count")
     if args.port_metrics and args.serve is None:
         parser.error("--port-metrics needs --serve")
+    if args.port_metrics and args.udp and not args.tcp:
+        parser.error("--port-metrics counts TCP connections: add -t to -u")
     if args.serve is not None:
         return _serve(parser, args)
     if args.udp and (args.state or args.listening):

@@ -114,6 +114,8 @@ class TcpCollector:
     ) -> None:
         self._families = _families(families)
         self._ports = _ports(ports)
+        if self._ports and not any(name in FAMILIES for name in self._families):
+            raise ValueError("ports: the per-port metrics count TCP connections: add a TCP family")
         self._stats = bool(stats)
         self._netns = netns
         self._lock = threading.Lock()  # scrapes run on several threads at once

@@ -167,6 +167,7 @@ def test_netns_and_all_namespaces(named_netns):
         (["-u", "--count"], "--count counts TCP states"),
         (["-t", "-u", "--stats"], "-t or -u, not both"),
         (["-u", "--serve", "0", "--sort"], "--serve takes only"),
+        (["-u", "--serve", "0", "--port-metrics", "443"], "add -t to -u"),
     ],
 )
 def test_bad_combinations_exit_2(args, text):

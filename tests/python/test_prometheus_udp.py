@@ -107,6 +107,12 @@ def test_unknown_family_names_the_udp_ones():
         TcpCollector(families=("udp",))
 
 
+def test_ports_need_a_tcp_family():
+    with pytest.raises(ValueError, match="count TCP connections: add a TCP family"):
+        TcpCollector(families=("udp4",), ports=(443,))
+    TcpCollector(families=("udp4", "tcp6"), ports=(443,))
+
+
 @pytest.mark.parametrize(
     "options,families", [(["-u"], (V4, V6)), (["-u", "-4"], (V4,)), (["-t", "-u", "-6"], (V6,))]
 )
