@@ -220,13 +220,30 @@ enum {
     TT_STAT_COUNT
 };
 
+/* UDP statistics: MIB_UDPSTATS's fields, in its order, then the counters
+ * only Linux keeps (udp_stats()). */
+enum {
+    TT_UDP_STAT_IN_DATAGRAMS,
+    TT_UDP_STAT_NO_PORTS,
+    TT_UDP_STAT_IN_ERRORS,
+    TT_UDP_STAT_OUT_DATAGRAMS,
+    TT_UDP_STAT_NUM_ADDRS,
+    TT_UDP_STAT_RCVBUF_ERRORS,
+    TT_UDP_STAT_SNDBUF_ERRORS,
+    TT_UDP_STAT_IN_CSUM_ERRORS,
+    TT_UDP_STAT_COUNT
+};
+_Static_assert((int)TT_UDP_STAT_COUNT <= (int)TT_STAT_COUNT, "tt_stats.value holds either protocol's");
+
 typedef struct {
-    uint64_t value[TT_STAT_COUNT]; /* TT_STAT_MAX_CONN holds an int64_t */
-    uint32_t has;                  /* bit i: the OS reported value[i] */
+    /* indexed by TT_STAT_* for TCP, TT_UDP_STAT_* for UDP (the query's
+     * protocol); TT_STAT_MAX_CONN holds an int64_t */
+    uint64_t value[TT_STAT_COUNT];
+    uint32_t has; /* bit i: the OS reported value[i] */
 } tt_stats;
 
-/* The statistics of the query's family (and on Linux its netns_fd).
- * Returns 0, or -1 with *err set.  Called without the GIL. */
+/* The statistics of the query's protocol and family (and on Linux its
+ * netns_fd).  Returns 0, or -1 with *err set.  Called without the GIL. */
 int tt_backend_stats(const tt_query *q, tt_stats *out, tt_error *err);
 
 /* Sleeps about `microseconds`: the glue's pause between interrupted tries. */

@@ -10,7 +10,7 @@
  *   rowtypes.c  the one row schema: structseq types and building rows
  *   errors.c    backend errors as exceptions
  *   namespaces.c  namespaces() and its Namespace rows
- *   stats.c     stats() and its TcpStats type
+ *   stats.c     stats(), udp_stats() and their TcpStats, UdpStats types
  *   watcher.c   the Watcher type (change events) and its Changes rows */
 #ifndef TCPTABLE_GLUE_H
 #define TCPTABLE_GLUE_H
@@ -38,6 +38,7 @@ typedef struct {
     PyObject *states[TT_STATE_MAX + 1]; /* TcpState members by value; [0] unused */
     PyTypeObject *namespace_type;       /* tcptable.Namespace */
     PyTypeObject *stats_type;           /* tcptable.TcpStats */
+    PyTypeObject *udp_stats_type;       /* tcptable.UdpStats */
     PyTypeObject *watcher_type;         /* tcptable.Watcher */
     PyTypeObject *changes_type;         /* tcptable.Changes */
 } ttpy_state;
@@ -83,6 +84,7 @@ int ttpy_netns_keep(ttpy_netns_arg *ns);
  * converted (netns last), and what one call asked for. */
 enum {
     TTPY_FAMILY,
+    TTPY_PROTOCOL, /* before states: a UDP query takes none */
     TTPY_STATES,
     TTPY_SORT,
     TTPY_PIDS,
@@ -153,8 +155,9 @@ PyObject *ttpy_udp4(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs);
 
 /* stats.c */
-int ttpy_add_stats_type(PyObject *module, ttpy_state *st);
+int ttpy_add_stats_types(PyObject *module, ttpy_state *st);
 PyObject *ttpy_stats(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *ttpy_udp_stats(PyObject *module, PyObject *args, PyObject *kwargs);
 
 /* watcher.c */
 int ttpy_add_watcher_types(PyObject *module, ttpy_state *st);

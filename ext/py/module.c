@@ -36,6 +36,11 @@ PyDoc_STRVAR(stats_doc,
 "set of counters, so family changes nothing there.\n"
 TTPY_DOC_NETNS);
 
+PyDoc_STRVAR(udp_stats_doc,
+"udp_stats(family=AF_INET6, *, netns=None) -> UdpStats\n\n"
+"The UDP counters of one family (MIB_UDPSTATS's fields, then Linux's own).\n"
+TTPY_DOC_NETNS);
+
 PyDoc_STRVAR(namespaces_doc,
 "namespaces() -> tuple[Namespace, ...]\n\n"
 "Every network namespace named in /run/netns or held by a process this one\n"
@@ -49,6 +54,8 @@ static PyMethodDef module_methods[] = {
     {"counts", (PyCFunction)(void (*)(void))ttpy_counts, METH_VARARGS | METH_KEYWORDS,
      counts_doc},
     {"stats", (PyCFunction)(void (*)(void))ttpy_stats, METH_VARARGS | METH_KEYWORDS, stats_doc},
+    {"udp_stats", (PyCFunction)(void (*)(void))ttpy_udp_stats, METH_VARARGS | METH_KEYWORDS,
+     udp_stats_doc},
     {"namespaces", ttpy_namespaces, METH_NOARGS, namespaces_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -92,7 +99,7 @@ module_exec(PyObject *module)
     ttpy_state *st = ttpy_get_state(module);
 
     if (take_states(st) < 0 || ttpy_add_row_types(module, st) < 0 ||
-        ttpy_add_namespace_type(module, st) < 0 || ttpy_add_stats_type(module, st) < 0 ||
+        ttpy_add_namespace_type(module, st) < 0 || ttpy_add_stats_types(module, st) < 0 ||
         ttpy_add_watcher_types(module, st) < 0)
         return -1;
     return 0;
@@ -107,6 +114,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->enum_type);
     Py_VISIT(st->namespace_type);
     Py_VISIT(st->stats_type);
+    Py_VISIT(st->udp_stats_type);
     Py_VISIT(st->watcher_type);
     Py_VISIT(st->changes_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)
@@ -123,6 +131,7 @@ module_clear(PyObject *module)
     Py_CLEAR(st->enum_type);
     Py_CLEAR(st->namespace_type);
     Py_CLEAR(st->stats_type);
+    Py_CLEAR(st->udp_stats_type);
     Py_CLEAR(st->watcher_type);
     Py_CLEAR(st->changes_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)

@@ -56,9 +56,36 @@ convert_family(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
 }
 
 static int
+convert_protocol(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
+{
+    long protocol = -1;
+
+    if (PyLong_Check(obj) && !PyBool_Check(obj)) {
+        protocol = PyLong_AsLong(obj);
+        if (protocol == -1 && PyErr_Occurred())
+            PyErr_Clear(); /* too large: no protocol either */
+    }
+    if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP) {
+        PyErr_Format(PyLong_Check(obj) && !PyBool_Check(obj) ? PyExc_ValueError
+                                                              : PyExc_TypeError,
+                     "%s: protocol must be socket.IPPROTO_TCP or socket.IPPROTO_UDP, not %R",
+                     entry->name, obj);
+        return -1;
+    }
+    out->q.protocol = (int)protocol;
+    return 0;
+}
+
+static int
 convert_states(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
 {
-    (void)entry;
+    if (out->q.protocol == IPPROTO_UDP && obj != Py_None) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s: states must be None with protocol=IPPROTO_UDP (a UDP socket has no "
+                     "TCP state), not %R",
+                     entry->name, obj);
+        return -1;
+    }
     return ttpy_states_arg(obj, out->st, &out->q.states);
 }
 
@@ -132,6 +159,7 @@ convert_netns(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
 /* In TTPY_OPT_* order, which is the order of conversion. */
 static const option options[TTPY_N_OPTIONS] = {
     [TTPY_FAMILY] = {"family", convert_family},
+    [TTPY_PROTOCOL] = {"protocol", convert_protocol},
     [TTPY_STATES] = {"states", convert_states},
     [TTPY_SORT] = {"sort", convert_sort},
     [TTPY_PIDS] = {"pids", convert_pids},

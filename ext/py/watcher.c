@@ -14,19 +14,22 @@ typedef struct {
 } watcher;
 
 PyDoc_STRVAR(watcher_doc,
-"Watcher(family=AF_INET6, *, states=None, local_ports=None, remote_ports=None,\n"
-"        pids=False, netns=None)\n\n"
+"Watcher(family=AF_INET6, *, protocol=IPPROTO_TCP, states=None, local_ports=None,\n"
+"        remote_ports=None, pids=False, netns=None)\n\n"
 "Change events of one family's table: each poll() returns what changed since\n"
 "the previous one; rows are the same connection when their endpoints\n"
 "(addresses, scope ids, ports) are equal.\n"
+"protocol: socket.IPPROTO_TCP (Tcp6Row/Tcp4Row) or socket.IPPROTO_UDP\n"
+"  (Udp6Row/Udp4Row, Linux; states must then be None).\n"
 TTPY_DOC_STATES TTPY_DOC_PORTS TTPY_DOC_PIDS TTPY_DOC_NETNS
 "  The Watcher holds it open.\n"
 "Threads may share a Watcher: their polls take turns.");
 
 static const ttpy_entry watcher_entry = {
     "Watcher",
-    TTPY_OPT(TTPY_FAMILY) | TTPY_OPT(TTPY_STATES) | TTPY_OPT(TTPY_LOCAL_PORTS) |
-        TTPY_OPT(TTPY_REMOTE_PORTS) | TTPY_OPT(TTPY_PIDS) | TTPY_OPT(TTPY_NETNS),
+    TTPY_OPT(TTPY_FAMILY) | TTPY_OPT(TTPY_PROTOCOL) | TTPY_OPT(TTPY_STATES) |
+        TTPY_OPT(TTPY_LOCAL_PORTS) | TTPY_OPT(TTPY_REMOTE_PORTS) | TTPY_OPT(TTPY_PIDS) |
+        TTPY_OPT(TTPY_NETNS),
     1,
     IPPROTO_TCP,
     AF_INET6,

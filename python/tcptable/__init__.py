@@ -12,6 +12,7 @@ from ._tcptable import (
     TcpStats,
     Udp4Row,
     Udp6Row,
+    UdpStats,
     Watcher,
     counts,
     namespaces,
@@ -20,6 +21,7 @@ from ._tcptable import (
     tcp6,
     udp4,
     udp6,
+    udp_stats,
 )
 from .state import TcpState
 
@@ -32,6 +34,7 @@ __all__ = [
     "TcpStats",
     "Udp4Row",
     "Udp6Row",
+    "UdpStats",
     "Watcher",
     "counts",
     "namespaces",
@@ -40,6 +43,7 @@ __all__ = [
     "tcp6",
     "udp4",
     "udp6",
+    "udp_stats",
 ]
 # The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"

@@ -94,6 +94,7 @@ class Udp4Row(tuple[str, int], _Udp4Peer, _ByName, _UdpDrops, _StructSeq):
     @property
     def local_port(self) -> int: ...
 
+_AnyRow = Tcp4Row | Tcp6Row | Udp4Row | Udp6Row
 _NetNs = str | bytes | os.PathLike[str] | os.PathLike[bytes] | int | None
 _Ports = Iterable[int] | None
 
@@ -134,6 +135,28 @@ class TcpStats(
     def num_conns(self) -> int | None: ...
 
 @final
+class UdpStats(
+    tuple[int, int, int, int, int | None, int | None, int | None, int | None],
+    _StructSeq,
+):
+    @property
+    def in_datagrams(self) -> int: ...
+    @property
+    def no_ports(self) -> int: ...
+    @property
+    def in_errors(self) -> int: ...
+    @property
+    def out_datagrams(self) -> int: ...
+    @property
+    def num_addrs(self) -> int | None: ...
+    @property
+    def rcvbuf_errors(self) -> int | None: ...
+    @property
+    def sndbuf_errors(self) -> int | None: ...
+    @property
+    def in_csum_errors(self) -> int | None: ...
+
+@final
 class Namespace(tuple[int, str, tuple[int, ...]], _StructSeq):
     @property
     def inode(self) -> int: ...
@@ -145,20 +168,21 @@ class Namespace(tuple[int, str, tuple[int, ...]], _StructSeq):
 @final
 class Changes(
     tuple[
-        tuple[Tcp4Row | Tcp6Row, ...],
-        tuple[Tcp4Row | Tcp6Row, ...],
-        tuple[tuple[Tcp4Row | Tcp6Row, Tcp4Row | Tcp6Row], ...],
+        tuple[_AnyRow, ...],
+        tuple[_AnyRow, ...],
+        tuple[tuple[_AnyRow, _AnyRow], ...],
     ],
     _StructSeq,
 ):
-    """Rows are Tcp6Row for a Watcher of AF_INET6, Tcp4Row for AF_INET."""
+    """Rows are Tcp6Row for a Watcher of AF_INET6, Tcp4Row for AF_INET; Udp6Row and
+    Udp4Row for protocol=IPPROTO_UDP."""
 
     @property
-    def opened(self) -> tuple[Tcp4Row | Tcp6Row, ...]: ...
+    def opened(self) -> tuple[_AnyRow, ...]: ...
     @property
-    def closed(self) -> tuple[Tcp4Row | Tcp6Row, ...]: ...
+    def closed(self) -> tuple[_AnyRow, ...]: ...
     @property
-    def changed(self) -> tuple[tuple[Tcp4Row | Tcp6Row, Tcp4Row | Tcp6Row], ...]: ...
+    def changed(self) -> tuple[tuple[_AnyRow, _AnyRow], ...]: ...
 
 @final
 class Watcher:
@@ -166,6 +190,7 @@ class Watcher:
         self,
         family: int = ...,
         *,
+        protocol: int = ...,
         states: Iterable[TcpState | int] | None = None,
         local_ports: _Ports = None,
         remote_ports: _Ports = None,
@@ -229,6 +254,7 @@ def counts(
     netns: _NetNs = None,
 ) -> dict[int, dict[TcpState, int]]: ...
 def stats(family: int = ..., *, netns: _NetNs = None) -> TcpStats: ...
+def udp_stats(family: int = ..., *, netns: _NetNs = None) -> UdpStats: ...
 def namespaces() -> tuple[Namespace, ...]: ...
 
 _row_allocation: str

@@ -1,4 +1,5 @@
-"""``python -m tcptable``: this machine's TCP table, like ``netstat -tn`` / ``ss -tan``."""
+"""``python -m tcptable``: this machine's TCP table, like ``netstat -tn`` / ``ss -tan``
+(``-u``: its UDP sockets, like ``netstat -un``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import select
 import socket
 import sys
 
-from . import __version__, counts, namespaces, stats, tcp4, tcp6, watch
+from . import __version__, counts, namespaces, stats, tcp4, tcp6, udp4, udp6, udp_stats, watch
 from .format import columns_text, row_dict, table_text
 from .state import TcpState
 
@@ -35,6 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     family.add_argument(
         "-6", dest="family", action="store_const", const=socket.AF_INET6, help="IPv6 only"
+    )
+    p.add_argument("-t", "--tcp", action="store_true", help="TCP connections (the default)")
+    p.add_argument(
+        "-u",
+        "--udp",
+        action="store_true",
+        help="UDP sockets (Linux); with -t, both; with --stats, the UDP counters",
     )
     p.add_argument(
         "-l",
@@ -97,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
         "--serve",
         metavar="[HOST:]PORT",
         help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST 127.0.0.1 unless "
-        "given; [::1]:9100 for IPv6); takes -4, -6, --netns and --port-metrics",
+        "given; [::1]:9100 for IPv6); takes -4, -6, -t, -u, --netns and --port-metrics",
     )
     p.add_argument(
         "--port-metrics",
@@ -154,6 +162,7 @@ def _targets(args: argparse.Namespace) -> list[tuple[str | None, int | None]]:
 
 
 def _filters(args: argparse.Namespace) -> dict:
+    """The filters every table takes; --state and -l are refused with -u."""
     return {
         "states": _states(args),
         "local_ports": args.local_port,
@@ -161,12 +170,31 @@ def _filters(args: argparse.Namespace) -> dict:
     }
 
 
+# Each (protocol, family) table, in the order the text shows them.
+TABLES = {
+    (socket.IPPROTO_TCP, socket.AF_INET): tcp4,
+    (socket.IPPROTO_TCP, socket.AF_INET6): tcp6,
+    (socket.IPPROTO_UDP, socket.AF_INET): udp4,
+    (socket.IPPROTO_UDP, socket.AF_INET6): udp6,
+}
+
+
+def _tables(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """The (protocol, family) tables -t, -u, -4 and -6 ask for (TCP if
+    neither -t nor -u)."""
+    protocols = {socket.IPPROTO_TCP} if args.tcp or not args.udp else set()
+    if args.udp:
+        protocols.add(socket.IPPROTO_UDP)
+    return [(p, f) for p, f in TABLES if p in protocols and args.family in (None, f)]
+
+
 def _read(args: argparse.Namespace, netns: str | None) -> list:
     rows: list = []
-    if args.family in (None, socket.AF_INET):
-        rows.extend(tcp4(sort=args.sort, netns=netns, **_filters(args)))
-    if args.family in (None, socket.AF_INET6):
-        rows.extend(tcp6(sort=args.sort, netns=netns, **_filters(args)))
+    for protocol, family in _tables(args):
+        filters = _filters(args)
+        if protocol == socket.IPPROTO_UDP:
+            del filters["states"]  # None: refused with -u when given
+        rows.extend(TABLES[protocol, family](sort=args.sort, netns=netns, **filters))
     return rows
 
 
@@ -187,7 +215,7 @@ def _count_lines(args: argparse.Namespace, netns: str | None, prefix: tuple) -> 
 
 def _stats_lines(args: argparse.Namespace, netns: str | None, prefix: tuple) -> list[str]:
     family = socket.AF_INET if args.family == socket.AF_INET else socket.AF_INET6
-    counters = stats(family, netns=netns)
+    counters = (udp_stats if args.udp else stats)(family, netns=netns)
     return columns_text(
         [
             (*prefix, name, "-" if value is None else str(value))
@@ -267,11 +295,11 @@ def _output_failed(exc: OSError) -> int:
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    allowed = {"serve", "port_metrics", "family", "netns"}
+    allowed = {"serve", "port_metrics", "family", "netns", "tcp", "udp"}
     for name, value in vars(args).items():
         if name not in allowed and value != parser.get_default(name):
             parser.error(
-                "--serve takes only -4, -6, --netns and --port-metrics, not --"
+                "--serve takes only -4, -6, -t, -u, --netns and --port-metrics, not --"
                 + name.replace("_", "-")
             )
     try:
@@ -280,9 +308,10 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except ImportError as exc:  # the optional extra is not installed
         print(f"tcptable: {exc}", file=sys.stderr)
         return 2
-    families = {None: ("tcp4", "tcp6"), socket.AF_INET: ("tcp4",), socket.AF_INET6: ("tcp6",)}
+    names = {socket.IPPROTO_TCP: "tcp", socket.IPPROTO_UDP: "udp"}
+    families = {socket.AF_INET: "4", socket.AF_INET6: "6"}
     collector = TcpCollector(
-        families=families[args.family],
+        families=[names[p] + families[f] for p, f in _tables(args)],
         ports=args.port_metrics or (),
         netns=args.netns,
     )
@@ -303,9 +332,8 @@ def _failed(exc: Exception) -> int:
 def _watch(args: argparse.Namespace) -> int:
     """--watch: each round's events as soon as they are seen, until SIGINT,
     the way a watch is meant to end (status 0, no traceback)."""
-    families = [f for f in (socket.AF_INET, socket.AF_INET6) if args.family in (None, f)]
     events = watch.lines(
-        families,
+        _tables(args),
         _filters(args),
         netns=args.netns,
         all_namespaces=args.all_namespaces,
@@ -333,8 +361,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--by needs --count")
     if args.port_metrics and args.serve is None:
         parser.error("--port-metrics needs --serve")
+    if args.port_metrics and args.udp and not args.tcp:
+        parser.error("--port-metrics counts TCP connections: add -t to -u")
     if args.serve is not None:
         return _serve(parser, args)
+    if args.udp and (args.state or args.listening):
+        parser.error("a UDP socket has no TCP state: no --state or -l with -u")
+    if args.udp and args.count:
+        parser.error("--count counts TCP states: not with -u")
+    if args.udp and args.tcp and args.stats:
+        parser.error("--stats prints one protocol's counters: -t or -u, not both")
     if args.watch is not None and (args.count or args.stats or args.list_namespaces or args.sort):
         parser.error(
             "--watch prints rows as they change: no --count, --stats, --list-namespaces or --sort"

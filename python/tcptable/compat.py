@@ -1,7 +1,7 @@
-"""``psutil.net_connections()`` for TCP, built from tcptable's rows.
+"""``psutil.net_connections()`` for TCP and UDP, built from tcptable's rows.
 
 >>> from tcptable.compat import net_connections
->>> net_connections("tcp")  # as psutil.net_connections("tcp") would give it
+>>> net_connections("inet")  # as psutil.net_connections("inet") would give it
 
 psutil is not needed.  docs/compat.md lists
 where the answers differ (``fd``, the pid of a socket several processes
@@ -13,9 +13,9 @@ from __future__ import annotations
 import socket
 import sys
 from collections import namedtuple
-from socket import AF_INET, AF_INET6, SOCK_STREAM
+from socket import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM
 
-from ._tcptable import tcp4, tcp6
+from ._tcptable import tcp4, tcp6, udp4, udp6
 from .state import TcpState
 
 __all__ = ["addr", "net_connections", "sconn"]
@@ -23,10 +23,6 @@ __all__ = ["addr", "net_connections", "sconn"]
 # psutil's own type names and fields.
 sconn = namedtuple("sconn", ["fd", "family", "type", "laddr", "raddr", "status", "pid"])
 addr = namedtuple("addr", ["ip", "port"])
-
-SUPPORTED_KINDS = ("tcp", "tcp4", "tcp6")
-# psutil's other kinds: each needs UDP or UNIX sockets, which tcptable does not read.
-UNSUPPORTED_KINDS = ("inet", "inet4", "inet6", "udp", "udp4", "udp6", "unix", "all")
 
 WINDOWS = sys.platform == "win32"
 # Windows reports TIME_WAIT rows with owning pid 0, and psutil passes that on;
@@ -111,33 +107,79 @@ else:
     _convert = _linux
 
 
-def _v4() -> list:
+def _linux_udp(rows, family, lp: int) -> list:
+    # psutil reads /proc/net/udp*: status "NONE", and an endpoint with port 0
+    # (the remote end of an unconnected socket) is ().
+    return [
+        _new(
+            sconn,
+            (
+                -1,
+                family,
+                SOCK_DGRAM,
+                _new(addr, (r[0], r[lp])) if r[lp] else (),
+                _new(addr, (r.remote_addr, r.remote_port)) if r.remote_port else (),
+                "NONE",
+                r.pid,
+            ),
+        )
+        for r in rows
+    ]
+
+
+def _tcp4() -> list:
     # Tcp4Row: state, local_addr, local_port, remote_addr, remote_port
     return _convert(tcp4(pids=True), AF_INET, 2, 3, 4)
 
 
-def _v6() -> list:
+def _tcp6() -> list:
     # Tcp6Row: state, local_addr, local_scope_id, local_port, remote_addr,
     # remote_scope_id, remote_port (psutil has no scope ids)
     return _convert(tcp6(pids=True), AF_INET6, 3, 4, 6)
 
 
+def _udp4() -> list:
+    # Udp4Row: local_addr, local_port; the peer by name
+    return _linux_udp(udp4(pids=True), AF_INET, 1)
+
+
+def _udp6() -> list:
+    # Udp6Row: local_addr, local_scope_id, local_port; the peer by name
+    return _linux_udp(udp6(pids=True), AF_INET6, 2)
+
+
+# psutil's kinds tcptable answers, each with its tables in psutil's order.
+KINDS = {"tcp": (_tcp4, _tcp6), "tcp4": (_tcp4,), "tcp6": (_tcp6,)}
+if not WINDOWS:  # tcptable reads no UDP table on Windows yet
+    KINDS.update(
+        udp=(_udp4, _udp6),
+        udp4=(_udp4,),
+        udp6=(_udp6,),
+        inet=(_tcp4, _tcp6, _udp4, _udp6),
+        inet4=(_tcp4, _udp4),
+        inet6=(_tcp6, _udp6),
+    )
+# psutil's other kinds, and why tcptable cannot answer them (yet).
+MISSING = {"unix": "UNIX sockets", "all": "UNIX sockets"}
+if WINDOWS:
+    MISSING.update(dict.fromkeys(("udp", "udp4", "udp6", "inet", "inet4", "inet6"), "UDP sockets"))
+
+
 def net_connections(kind: str = "tcp") -> list[sconn]:
-    """System-wide TCP connections as ``psutil.net_connections(kind)`` gives
+    """System-wide connections as ``psutil.net_connections(kind)`` gives
     them: ``sconn(fd, family, type, laddr, raddr, status, pid)`` tuples.
 
-    ``kind`` is "tcp", "tcp4" or "tcp6".  psutil's other kinds would need UDP
-    or UNIX sockets and raise ValueError rather than answer in part."""
-    if kind == "tcp":
-        return _v4() + _v6()
-    if kind == "tcp4":
-        return _v4()
-    if kind == "tcp6":
-        return _v6()
-    supported = ", ".join(map(repr, SUPPORTED_KINDS))
-    if kind in UNSUPPORTED_KINDS:
+    ``kind`` is "tcp", "tcp4", "tcp6" and on Linux also "udp", "udp4",
+    "udp6", "inet", "inet4" or "inet6" (TCP and UDP).  psutil's kinds that
+    need UNIX sockets ("unix", "all") raise ValueError rather than answer in
+    part, as does any other string."""
+    tables = KINDS.get(kind)
+    if tables is not None:
+        return [c for table in tables for c in table()]
+    supported = ", ".join(map(repr, KINDS))
+    if kind in MISSING:
         raise ValueError(
-            f"kind {kind!r} needs UDP or UNIX sockets, which tcptable does not read; "
+            f"kind {kind!r} needs {MISSING[kind]}, which tcptable does not read here; "
             f"supported kinds: {supported}"
         )
     raise ValueError(f"invalid kind {kind!r}; supported kinds: {supported}")

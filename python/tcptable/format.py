@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 
-from ._tcptable import Tcp4Row, Tcp6Row
+from ._tcptable import Tcp4Row, Tcp6Row, Udp4Row, Udp6Row
 
 __all__ = [
     "columns_text",
@@ -17,7 +17,10 @@ __all__ = [
     "table_text",
 ]
 
-Row = Tcp4Row | Tcp6Row
+Row = Tcp4Row | Tcp6Row | Udp4Row | Udp6Row
+UDP_ROWS = (Udp4Row, Udp6Row)
+# The text table's remote end and state of an unconnected UDP socket (ss's words).
+NO_PEER, UNCONNECTED = "*:*", "UNCONN"
 
 
 def endpoint(addr: str, port: int, scope_id: int = 0) -> str:
@@ -37,32 +40,40 @@ def remote_endpoint(row: Row) -> str:
 
 
 def row_family(row: Row) -> socket.AddressFamily:
-    return socket.AF_INET6 if isinstance(row, Tcp6Row) else socket.AF_INET
+    return socket.AF_INET6 if isinstance(row, (Tcp6Row, Udp6Row)) else socket.AF_INET
 
 
 def row_dict(row: Row) -> dict[str, object]:
-    """A JSON-ready dict; IPv4 rows get scope ids of 0 so every dict has the same keys."""
-    family = row_family(row)
+    """A JSON-ready dict; IPv4 rows get scope ids of 0 so every dict of a
+    protocol has the same keys.  TCP rows have "state"; UDP rows "connected"
+    and "drops" instead, and remote ends of null while unconnected."""
+    v6 = row_family(row) == socket.AF_INET6
+    udp = isinstance(row, UDP_ROWS)
+    remote_scope = getattr(row, "remote_scope_id", None if udp and not row.connected else 0)
     return {
-        "family": "tcp6" if family == socket.AF_INET6 else "tcp4",
-        "state": row.state.name,
+        "family": ("udp" if udp else "tcp") + ("6" if v6 else "4"),
+        **({"connected": row.connected} if udp else {"state": row.state.name}),
         "local_addr": row.local_addr,
         "local_port": row.local_port,
         "local_scope_id": getattr(row, "local_scope_id", 0),
         "remote_addr": row.remote_addr,
         "remote_port": row.remote_port,
-        "remote_scope_id": getattr(row, "remote_scope_id", 0),
+        "remote_scope_id": remote_scope,
+        **({"drops": row.drops} if udp else {}),
     }
 
 
 def row_cells(row: Row) -> tuple[str, str, str, str]:
-    """A row as the text table shows it: protocol, local, remote, state."""
-    return (
-        "tcp6" if row_family(row) == socket.AF_INET6 else "tcp",
-        local_endpoint(row),
-        remote_endpoint(row),
-        row.state.name,
-    )
+    """A row as the text table shows it: protocol, local, remote, state.  A
+    UDP socket's state is UNCONN, remote *:*, until it connects: then
+    ESTABLISHED, as the kernel and netstat say."""
+    udp = isinstance(row, UDP_ROWS)
+    proto = ("udp" if udp else "tcp") + ("6" if row_family(row) == socket.AF_INET6 else "")
+    if udp:
+        connected = row.connected
+        remote = remote_endpoint(row) if connected else NO_PEER
+        return (proto, local_endpoint(row), remote, "ESTABLISHED" if connected else UNCONNECTED)
+    return (proto, local_endpoint(row), remote_endpoint(row), row.state.name)
 
 
 def columns_text(lines: list[tuple[str, ...]]) -> list[str]:

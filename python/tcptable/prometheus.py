@@ -1,11 +1,14 @@
-"""TcpCollector: the TCP table as Prometheus metrics, for prometheus_client.
+"""TcpCollector: the TCP table (and on Linux the UDP sockets) as Prometheus
+metrics, for prometheus_client.
 
 >>> from prometheus_client import REGISTRY
 >>> REGISTRY.register(TcpCollector(ports=(443, 5432)))
+>>> REGISTRY.register(TcpCollector(families=("udp4", "udp6")))  # UDP sockets, drops, counters
 
-Each scrape costs one counts() per family, one counts(by="local_port") per
-family when ports are given and one stats(): the table is tallied in C,
-never walked row by row here.
+Each scrape costs one counts() per TCP family, one counts(by="local_port") per
+TCP family when ports are given and one stats(): the TCP table is tallied in
+C, never walked row by row here.  A UDP family costs one udp4()/udp6() (a
+row per socket, for the sum of their drops) and one udp_stats().
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ except ImportError as exc:
         "tcptable.prometheus needs prometheus_client: pip install tcptable[prometheus]"
     ) from exc
 
-from . import counts
+from . import counts, udp4, udp6, udp_stats
 from . import stats as tcp_stats
 
 __all__ = ["TcpCollector"]
 
 FAMILIES = {"tcp4": socket.AF_INET, "tcp6": socket.AF_INET6}
+UDP_FAMILIES = {"udp4": (socket.AF_INET, udp4), "udp6": (socket.AF_INET6, udp6)}
 # TcpStats fields exported as tcptable_tcp_<field>_total.  rto_algorithm,
 # rto_min, rto_max and max_conn are settings, not measurements: left out.
 COUNTERS = {
@@ -45,6 +49,19 @@ COUNTERS = {
 GAUGES = {
     "curr_estab": "Connections now ESTABLISHED or CLOSE_WAIT.",
     "num_conns": "Connections in the table, as the OS counts them (Windows only).",
+}
+# UdpStats fields exported as tcptable_udp_<field>_total{family} and gauges.
+UDP_COUNTERS = {
+    "in_datagrams": "Datagrams delivered to sockets.",
+    "no_ports": "Datagrams received for a port no socket is bound to.",
+    "in_errors": "Datagrams received that could not be delivered, but for no_ports.",
+    "out_datagrams": "Datagrams sent.",
+    "rcvbuf_errors": "Datagrams dropped for a full receive buffer (Linux only).",
+    "sndbuf_errors": "Datagrams not sent for a full send buffer (Linux only).",
+    "in_csum_errors": "Datagrams received with a bad checksum (Linux only).",
+}
+UDP_GAUGES = {
+    "num_addrs": "Sockets in the UDP table, as the OS counts them (Windows only).",
 }
 
 log = logging.getLogger(__name__)
@@ -63,21 +80,25 @@ def _families(families: Iterable[str]) -> tuple[str, ...]:
     if isinstance(families, str):
         raise TypeError(f"families must be a sequence of names, such as ({families!r},)")
     chosen = tuple(dict.fromkeys(families))
+    known = ", ".join(map(repr, [*FAMILIES, *UDP_FAMILIES]))
     for name in chosen:
-        if name not in FAMILIES:
-            raise ValueError(f"unknown family {name!r} (choose from 'tcp4', 'tcp6')")
+        if name not in FAMILIES and name not in UDP_FAMILIES:
+            raise ValueError(f"unknown family {name!r} (choose from {known})")
     if not chosen:
-        raise ValueError("families is empty (choose from 'tcp4', 'tcp6')")
+        raise ValueError(f"families is empty (choose from {known})")
     return chosen
 
 
 class TcpCollector:
     """A prometheus_client collector of the TCP table (any registry takes it).
 
-    families: "tcp4" and/or "tcp6"; ports: local ports that get per-port,
-    per-state gauges; stats: whether to export stats()'s counters; netns: the
+    families: any of "tcp4", "tcp6", and on Linux "udp4", "udp6" (the UDP
+    sockets, their drops and udp_stats()'s counters); ports: local ports
+    that get per-port, per-state TCP gauges; stats: whether to export
+    stats()'s and udp_stats()'s counters; netns: the
     network namespace to read (as counts() takes it; Linux).  A collection
-    that fails (OSError, or ValueError: `netns` is no network namespace)
+    that fails (OSError; ValueError: `netns` is no network namespace;
+    NotImplementedError: a UDP family where tcptable reads no UDP table)
     yields no table metrics, counts the failure in
     tcptable_collection_errors_total and logs it once per distinct message
     (logger "tcptable.prometheus"), so a scrape still succeeds.
@@ -93,6 +114,8 @@ class TcpCollector:
     ) -> None:
         self._families = _families(families)
         self._ports = _ports(ports)
+        if self._ports and not any(name in FAMILIES for name in self._families):
+            raise ValueError("ports: the per-port metrics count TCP connections: add a TCP family")
         self._stats = bool(stats)
         self._netns = netns
         self._lock = threading.Lock()  # scrapes run on several threads at once
@@ -103,7 +126,7 @@ class TcpCollector:
         start = time.perf_counter()
         try:
             metrics = self._read()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, NotImplementedError) as exc:
             metrics = []
             self._failed(exc)
         took = GaugeMetricFamily(
@@ -127,6 +150,12 @@ class TcpCollector:
             log.error("collection failed: %s", message)
 
     def _read(self) -> list[Metric]:
+        tcp = [name for name in self._families if name in FAMILIES]
+        udp = [name for name in self._families if name in UDP_FAMILIES]
+        metrics = self._tcp(tcp) if tcp else []
+        return metrics + self._udp(udp) if udp else metrics
+
+    def _tcp(self, families: list[str]) -> list[Metric]:
         per_state = GaugeMetricFamily(
             "tcptable_connections", "TCP connections by state.", labels=["family", "state"]
         )
@@ -135,7 +164,7 @@ class TcpCollector:
             "TCP connections by local port and state, for the chosen ports.",
             labels=["family", "port", "state"],
         )
-        for name in self._families:
+        for name in families:
             family = FAMILIES[name]
             for state, n in counts(family, netns=self._netns).items():
                 per_state.add_metric([name, state.name.lower()], n)
@@ -148,13 +177,13 @@ class TcpCollector:
                         per_port.add_metric([name, str(port), state.name.lower()], n)
         metrics: list[Metric] = [per_state, *([per_port] if self._ports else [])]
         if self._stats:
-            metrics += self._counters()
+            metrics += self._counters(families)
         return metrics
 
-    def _counters(self) -> list[Metric]:
+    def _counters(self, families: list[str]) -> list[Metric]:
         # Linux keeps one set of counters for both families; Windows one per
         # family, of which this takes IPv4's when tcp4 is exported.
-        family = FAMILIES["tcp4" if "tcp4" in self._families else "tcp6"]
+        family = FAMILIES["tcp4" if "tcp4" in families else "tcp6"]
         values = tcp_stats(family, netns=self._netns)
         out: list[Metric] = []
         for kind, fields in ((CounterMetricFamily, COUNTERS), (GaugeMetricFamily, GAUGES)):
@@ -163,3 +192,36 @@ class TcpCollector:
                 if value is not None:  # not reported by this OS: no metric, not a zero
                     out.append(kind(f"tcptable_tcp_{field}", doc, value=value))
         return out
+
+    def _udp(self, families: list[str]) -> list[Metric]:
+        sockets = GaugeMetricFamily("tcptable_udp_sockets", "UDP sockets.", labels=["family"])
+        drops = CounterMetricFamily(
+            "tcptable_udp_socket_drops",
+            "Datagrams the open UDP sockets dropped: the sum of their drops (falls when a "
+            "socket that dropped closes).",
+            labels=["family"],
+        )
+        counters = {
+            field: CounterMetricFamily(f"tcptable_udp_{field}", doc, labels=["family"])
+            for field, doc in UDP_COUNTERS.items()
+        }
+        gauges = {
+            field: GaugeMetricFamily(f"tcptable_udp_{field}", doc, labels=["family"])
+            for field, doc in UDP_GAUGES.items()
+        }
+        for name in families:
+            family, table = UDP_FAMILIES[name]
+            rows = table(netns=self._netns)
+            sockets.add_metric([name], len(rows))
+            dropped = [row.drops for row in rows]
+            if None not in dropped:  # netlink before Linux 4.7 reports none: no metric
+                drops.add_metric([name], sum(dropped))
+            if self._stats:
+                values = udp_stats(family, netns=self._netns)
+                for fields in (counters, gauges):
+                    for field, metric in fields.items():
+                        value = getattr(values, field)
+                        if value is not None:  # not reported by this OS: no sample
+                            metric.add_metric([name], value)
+        metrics = (sockets, drops, *counters.values(), *gauges.values())
+        return [m for m in metrics if m.samples]  # those this OS and `stats` fill

@@ -22,15 +22,21 @@ SIGNS = {"opened": "+", "closed": "-", "changed": "~"}
 
 
 class _Target:
-    """One namespace's Watchers, one per family.  With --all-namespaces it
-    also keeps the rows it reported live, to report them closed when the
-    namespace goes away."""
+    """One namespace's Watchers, one per (protocol, family) table.  With
+    --all-namespaces it also keeps the rows it reported live, to report them
+    closed when the namespace goes away."""
 
     def __init__(
-        self, path: str | None, inode: int | None, families: Iterable[int], filters: dict
+        self,
+        path: str | None,
+        inode: int | None,
+        tables: Iterable[tuple[int, int]],
+        filters: dict,
     ) -> None:
         self.path, self.inode = path, inode
-        self.watchers = [Watcher(family, netns=path, **filters) for family in families]
+        self.watchers = [
+            Watcher(family, protocol=protocol, netns=path, **filters) for protocol, family in tables
+        ]
         self.live: collections.Counter[Row] = collections.Counter()
 
 
@@ -65,7 +71,9 @@ def _changes(target: _Target, shown: bool, as_json: bool) -> Iterator[str]:
             target.live.update(changes.opened)
 
 
-def _follow(targets: dict, families: Iterable[int], filters: dict, as_json: bool) -> Iterator[str]:
+def _follow(
+    targets: dict, tables: Iterable[tuple[int, int]], filters: dict, as_json: bool
+) -> Iterator[str]:
     """Keeps one _Target per namespace listed now: a new namespace's rows come
     as opened, a vanished one's (no process, no name left) as closed."""
     listed = {ns.inode: ns.path for ns in namespaces()}
@@ -77,13 +85,13 @@ def _follow(targets: dict, families: Iterable[int], filters: dict, as_json: bool
     for inode, path in listed.items():
         if inode not in targets:
             try:
-                targets[inode] = _Target(path, inode, families, filters)
+                targets[inode] = _Target(path, inode, tables, filters)
             except (FileNotFoundError, ProcessLookupError):
                 continue  # gone between the listing and the open
 
 
 def lines(
-    families: Iterable[int],
+    tables: Iterable[tuple[int, int]],
     filters: dict,
     *,
     netns: str | None,
@@ -93,16 +101,17 @@ def lines(
 ) -> Iterator[str]:
     """Endless: the text of each round of polls (one line per event), every
     `interval` seconds.  Opening the namespace and the first poll happen at
-    the first next(), so bad arguments raise there."""
-    families = list(families)
+    the first next(), so bad arguments raise there.  `tables`: the
+    (protocol, family) pairs to watch."""
+    tables = list(tables)
     targets: dict[int | None, _Target] = {}
     if not all_namespaces:
-        targets[None] = _Target(netns, None, families, filters)
+        targets[None] = _Target(netns, None, tables, filters)
     deadline = time.monotonic()
     while True:
         out: list[str] = []
         if all_namespaces:
-            out += _follow(targets, families, filters, as_json)
+            out += _follow(targets, tables, filters, as_json)
         for target in list(targets.values()):
             out += _changes(target, all_namespaces, as_json)
         yield "".join(line + "\n" for line in out)

@@ -107,7 +107,8 @@ def stub_properties(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> list
 
 
 @pytest.mark.parametrize(
-    "cls", [Tcp6Row, Tcp4Row, Udp6Row, Udp4Row, tcptable.TcpStats, tcptable.Namespace]
+    "cls",
+    [Tcp6Row, Tcp4Row, Udp6Row, Udp4Row, tcptable.TcpStats, tcptable.UdpStats, tcptable.Namespace],
 )
 def test_stubs_have_the_row_types_shape(cls):
     """The stubs declare every field the C field table gives the type, in its

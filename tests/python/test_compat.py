@@ -1,6 +1,7 @@
 """tcptable.compat.net_connections() against psutil.net_connections() on the
 same table (from both Linux backends): the standard population (every state
-the tests can hold, IPv4, IPv6, dual stack, link-local) plus sockets held by
+the tests can hold, IPv4, IPv6, dual stack, link-local) and, on Linux, UDP
+sockets bound, connected, dual stack and link-local, plus sockets held by
 child processes, some of them shared across fork.  Whole tuples are compared
 as multisets; what remains different (docs/compat.md)
 is taken out explicitly and checked on its own: psutil's fd on Linux, the pid
@@ -16,22 +17,29 @@ import socket
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 
 import pytest
 from holders import Holder
 from netns import LINUX, WINE, private_netns, skip_or_fail
 from oracles import FAMILY_NAME
+from population import LL_A, VETH_A
 from tcptable import TcpState
-from tcptable.compat import net_connections
+from tcptable.compat import addr, net_connections
 from unprivileged import run_as
 
 V6, V4 = socket.AF_INET6, socket.AF_INET
-FAMILIES = {"tcp": {V4, V6}, "tcp4": {V4}, "tcp6": {V6}}
+TCP_KINDS = {"tcp": {V4, V6}, "tcp4": {V4}, "tcp6": {V6}}
+UDP_KINDS = {"udp": {V4, V6}, "udp4": {V4}, "udp6": {V6}}
+INET_KINDS = {"inet": {V4, V6}, "inet4": {V4}, "inet6": {V6}}
+# psutil's kinds tcptable answers here, each with its families (UDP: Linux only for now)
+FAMILIES = {**TCP_KINDS, **UDP_KINDS, **INET_KINDS} if LINUX else TCP_KINDS
 # psutil's pid for a socket no process it can see holds: on Windows the
 # owning pid as the table reports it (0 for TIME_WAIT, say), on Linux None.
 NO_OWNER = 0 if sys.platform == "win32" else None
-# psutil's kinds that need UDP or UNIX sockets, and strings no one accepts.
-REFUSED = ["inet", "inet4", "inet6", "udp", "udp4", "udp6", "unix", "all", "TCP", "", "tcp46"]
+# psutil's kinds that need sockets tcptable does not read, and strings no one accepts.
+REFUSED = [k for k in (*UDP_KINDS, *INET_KINDS, "unix", "all") if k not in FAMILIES]
+REFUSED += ["TCP", "", "tcp46", "udp46"]
 linux_only = pytest.mark.skipif(not LINUX, reason="Linux: uids, SO_REUSEPORT, /proc/<pid>/fd")
 
 
@@ -47,6 +55,66 @@ def psutil():
 def need_root() -> None:
     if os.geteuid() != 0:
         skip_or_fail("dropping to another uid needs root")
+
+
+@pytest.fixture(scope="module")
+def udp(population):
+    """On Linux, UDP sockets in the population's namespace: unconnected on
+    loopback and wildcards, connected, a dual-stack one with an IPv4 peer, two
+    SO_REUSEPORT twins, one on a link-local address, and one a child holds.
+    Yields this process's sockets and the child's pid."""
+    if not LINUX:
+        yield UdpSockets([], None)
+        return
+    made = []
+
+    def sock(family, addr, **options):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        made.append(s)
+        for name, value in options.items():
+            level = socket.IPPROTO_IPV6 if name == "IPV6_V6ONLY" else socket.SOL_SOCKET
+            s.setsockopt(level, getattr(socket, name), value)
+        s.bind(addr)
+        return s
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", UDP_HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        child.stdout.readline()  # bound
+        v4 = sock(V4, ("127.0.0.1", 0))
+        v6 = sock(V6, ("::1", 0))
+        sock(V4, ("0.0.0.0", 0))
+        sock(V6, ("::", 0), IPV6_V6ONLY=1)
+        sock(V4, ("127.0.0.1", 0)).connect(v4.getsockname())
+        sock(V6, ("::1", 0)).connect(v6.getsockname())
+        dual = sock(V6, ("::", 0), IPV6_V6ONLY=0)
+        dual.connect(("::ffff:127.0.0.1", v4.getsockname()[1]))
+        twin = sock(V4, ("127.0.0.1", 0), SO_REUSEPORT=1)
+        sock(V4, twin.getsockname(), SO_REUSEPORT=1)
+        sock(V6, (LL_A, 0, 0, socket.if_nametoindex(VETH_A)))
+        yield UdpSockets(made, child.pid)
+    finally:
+        child.stdin.close()
+        child.wait()
+        for s in made:
+            s.close()
+
+
+@dataclass
+class UdpSockets:
+    sockets: list[socket.socket]  # this process's
+    child: int | None  # the pid of the child holding one more on ::1
+
+
+# A child holding an unconnected UDP socket on ::1 until its stdin closes.
+UDP_HOLDER = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+    "s.bind(('::1', 0))\n"
+    "print(flush=True)\n"
+    "sys.stdin.read()\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,20 +171,29 @@ def one_pid_per_shared_socket(conns, shared) -> collections.Counter:
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_equals_psutil_on_the_population(population, backend, psutil, kind):
+def test_equals_psutil_on_the_population(population, udp, backend, psutil, kind):
     ours = collections.Counter(net_connections(kind))
     assert ours == theirs(psutil, kind)
     assert {c.family for c in ours} == FAMILIES[kind]
-    # every state the population holds was compared
+    # every state the population holds was compared, and every UDP socket
     names = {FAMILY_NAME[f] for f in FAMILIES[kind]}
-    assert {c.status for c in ours} == {r.state for r in population.expected if r.family in names}
+    states = {r.state for r in population.expected if r.family in names}
+    if kind not in UDP_KINDS:
+        assert {c.status for c in ours if c.type == socket.SOCK_STREAM} == states
+    if kind not in TCP_KINDS:
+        datagrams = [c for c in ours.elements() if c.type == socket.SOCK_DGRAM]
+        assert {c.status for c in datagrams} == {"NONE"}
+        per_family = {V4: 5, V6: 6}  # the fixture's sockets (the child's is IPv6)
+        assert len(datagrams) == sum(per_family[f] for f in FAMILIES[kind])
+        assert (udp.child in {c.pid for c in datagrams}) == (V6 in FAMILIES[kind])
 
 
 @pytest.mark.parametrize("kind", FAMILIES)
-def test_equals_psutil_with_sockets_of_several_processes(holders, backend, psutil, kind):
-    """Every holder's sockets carry its pid in both answers.  A socket two
-    processes hold gets the lowest of their pids here; psutil names one of
-    them (on Linux the last it reads, the highest)."""
+def test_equals_psutil_with_sockets_of_several_processes(holders, udp, backend, psutil, kind):
+    """Every holder's sockets carry its pid in both answers (the holders'
+    TCP sockets, the UDP child's).  A socket two processes hold gets the lowest
+    of their pids here; psutil names one of them (on Linux the last it
+    reads, the highest)."""
     shared = shared_sockets(holders)
     ours = collections.Counter(net_connections(kind))
     for c in ours:
@@ -126,13 +203,39 @@ def test_equals_psutil_with_sockets_of_several_processes(holders, backend, psuti
         theirs(psutil, kind), shared
     )
     pids = {c.pid for c in ours}
-    held_by = {h.pid for h in holders if h.family in FAMILIES[kind]}
+    held_by = set()
+    if kind not in UDP_KINDS:
+        held_by = {h.pid for h in holders if h.family in FAMILIES[kind]}
+    if kind not in TCP_KINDS and V6 in FAMILIES[kind]:
+        held_by.add(udp.child)
     # no pid but this process's and the holders' (the lowest, for a shared socket)
     assert pids <= held_by | {os.getpid(), NO_OWNER}
     if not WINE:  # Wine reports 0 for most owners (all IPv6 ones), psutil alike
         assert held_by <= pids
     if LINUX and kind == "tcp":
         assert len(shared) == 6
+
+
+def udp_tuple(s: socket.socket) -> tuple:
+    """A UDP socket as psutil writes it, from its own getsockname() and
+    getpeername(): no scope id, raddr () while unconnected."""
+    try:
+        peer = addr(*s.getpeername()[:2])
+    except OSError:
+        peer = ()
+    return (-1, s.family, socket.SOCK_DGRAM, addr(*s.getsockname()[:2]), peer, "NONE", os.getpid())
+
+
+@linux_only
+def test_udp_endpoints_are_the_sockets_own(udp, backend):
+    """Against the sockets themselves too: an unconnected socket's raddr is
+    (), a connected one's its peer (the dual-stack socket's IPv4 peer as
+    ::ffff:127.0.0.1); the link-local address has no scope."""
+    ours = collections.Counter(c for c in net_connections("udp") if c.pid == os.getpid())
+    assert ours == collections.Counter(udp_tuple(s) for s in udp.sockets)
+    peers = {c.raddr.ip for c in ours if c.raddr}
+    assert peers == {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+    assert LL_A in {c.laddr.ip for c in ours}
 
 
 def shape(c) -> tuple:
@@ -147,19 +250,27 @@ def shape(c) -> tuple:
     )
 
 
-def test_types_and_fields_are_psutils(population, psutil):
+def test_types_and_fields_are_psutils(population, udp, psutil):
     ours = net_connections()
     assert isinstance(ours, list)
     assert {shape(c) for c in ours} == {shape(c) for c in psutil.net_connections("tcp")}
     assert {type(c.family) for c in ours} == {socket.AddressFamily}
     assert {c.type for c in ours} == {socket.SOCK_STREAM}
     assert {c.raddr for c in ours if c.status == "LISTEN"} == {()}
+    if LINUX:
+        both = net_connections("inet")
+        assert {shape(c) for c in both} == {shape(c) for c in psutil.net_connections("inet")}
+        assert {type(c.type) for c in both} == {socket.SocketKind}
+        assert {c.type for c in both} == {socket.SOCK_STREAM, socket.SOCK_DGRAM}
 
 
 @pytest.mark.parametrize("kind", REFUSED)
 def test_other_kinds_raise_and_name_the_supported_ones(kind):
-    with pytest.raises(ValueError, match=r"supported kinds: 'tcp', 'tcp4', 'tcp6'$"):
+    supported = ", ".join(map(repr, FAMILIES))
+    with pytest.raises(ValueError, match=f"supported kinds: {supported}$") as raised:
         net_connections(kind)
+    if kind in ("unix", "all"):
+        assert "needs UNIX sockets" in str(raised.value)
 
 
 def test_status_strings_are_psutils_constants(psutil):

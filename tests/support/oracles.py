@@ -304,6 +304,32 @@ def snmp_tcp() -> dict[str, int]:
     return {SNMP_FIELDS[n]: int(v) for n, v in zip(names, values, strict=True) if n in SNMP_FIELDS}
 
 
+# /proc/net/snmp's Udp: names (/proc/net/snmp6's after "Udp6"), by UdpStats field name.
+SNMP_UDP_FIELDS = {
+    "InDatagrams": "in_datagrams",
+    "NoPorts": "no_ports",
+    "InErrors": "in_errors",
+    "OutDatagrams": "out_datagrams",
+    "RcvbufErrors": "rcvbuf_errors",
+    "SndbufErrors": "sndbuf_errors",
+    "InCsumErrors": "in_csum_errors",
+}
+
+
+def snmp_udp(family: int) -> dict[str, int]:
+    """The UDP counters of this thread's network namespace for one family,
+    by UdpStats field name: the Udp: lines of /proc/thread-self/net/snmp
+    (IPv4), the Udp6 lines of .../snmp6 (IPv6); Linux keeps them apart."""
+    if family == socket.AF_INET:
+        with open("/proc/thread-self/net/snmp") as f:
+            names, values = [line.split()[1:] for line in f if line.startswith("Udp:")]
+        pairs = zip(names, values, strict=True)
+    else:
+        with open("/proc/thread-self/net/snmp6") as f:
+            pairs = [line[4:].split() for line in f if line.startswith("Udp6")]
+    return {SNMP_UDP_FIELDS[n]: int(v) for n, v in pairs if n in SNMP_UDP_FIELDS}
+
+
 def between(before: dict, got, after: dict) -> list[str]:
     """The counters of `got` (by attribute) outside [before, after]."""
     return [

@@ -53,9 +53,10 @@ int tt_nl_decode(const void *buf, size_t len, uint32_t seq, uint32_t portid,
  * it would not fit in `cap` or TT_BYTECODE_MAX bytes. */
 int tt_nl_bytecode(const tt_query *q, uint8_t *buf, size_t cap);
 
-/* Parses the Tcp: lines of /proc/net/snmp into *out (snmp.c); 0, or -1
- * when they are missing or malformed. */
-int tt_snmp_parse(const char *text, size_t len, tt_stats *out);
+/* Parses the counters of `protocol` and `family` (the Tcp: or Udp: lines of
+ * /proc/net/snmp, the Udp6 lines of /proc/net/snmp6) into *out (snmp.c); 0,
+ * or -1 when they are missing or malformed. */
+int tt_snmp_parse(int protocol, int family, const char *text, size_t len, tt_stats *out);
 
 /* Parses one line of /proc/net/tcp or udp (protocol IPPROTO_TCP or
  * IPPROTO_UDP; family AF_INET) or tcp6 or udp6 (AF_INET6), without its
