@@ -133,7 +133,6 @@ typedef enum {
     TT_ERR_NOMEM,  /* an allocation failed */
     TT_ERR_INTR,   /* a system call was interrupted: check signals, call again */
     TT_ERR_PROTO,  /* the OS sent something malformed; code is an errno value */
-    TT_ERR_UNSUPPORTED, /* this backend has no source of the table; code is 0 */
 } tt_err_kind;
 
 typedef struct {
