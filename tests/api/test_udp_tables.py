@@ -25,8 +25,9 @@ WINDOWS = sys.platform == "win32"
 # have no remote fields).
 PEERS = not WINDOWS
 ADDR = {V4: "127.0.0.1", V6: "::1"}
-# GetExtendedUdpTable(UDP_TABLE_OWNER_PID) under Wine 8: found by this test
-# (see owner_pid below).
+# Wine 8's GetExtendedUdpTable(UDP_TABLE_OWNER_PID) reports pid 0 for every
+# socket of this process, in both families (as its GetTcpTable2 does for most
+# TCP sockets): the rows show None there.  Real Windows reports the owner.
 OWNER_UNDER_WINE = None
 
 
