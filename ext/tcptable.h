@@ -89,6 +89,11 @@ enum {
     TT_HAS_UID = 4,   /* Linux, with TT_WANT_OWNERS, for full sockets */
     TT_HAS_INODE = 8, /* likewise */
     TT_HAS_DROPS = 16, /* drops (Linux UDP) */
+    /* UDP: the state says whether the socket is connected (ESTABLISHED) and
+     * the remote fields hold its peer (Linux).  Without it (Windows, whose
+     * UDP rows have no peer) both are unknown: the state reads CLOSE and
+     * the remote port 0 to filters, but the row shows them as None. */
+    TT_HAS_CONNECTED = 32,
 };
 
 /* One connection.  Addresses are in network byte order; an IPv4 address
@@ -101,7 +106,7 @@ typedef struct {
     uint32_t remote_scope_id;
     uint16_t local_port;
     uint16_t remote_port;
-    uint8_t state; /* MIB number, 1..12; UDP (Linux): CLOSE, or ESTABLISHED once connected */
+    uint8_t state; /* MIB number, 1..12; UDP: CLOSE, or ESTABLISHED once connected */
     uint8_t has;   /* TT_HAS_* bits */
     uint32_t rx_queue; /* bytes received, unread (LISTEN: connections to accept) */
     uint32_t tx_queue; /* bytes sent, unacknowledged (LISTEN: the backlog limit) */
@@ -128,7 +133,6 @@ typedef enum {
     TT_ERR_NOMEM,  /* an allocation failed */
     TT_ERR_INTR,   /* a system call was interrupted: check signals, call again */
     TT_ERR_PROTO,  /* the OS sent something malformed; code is an errno value */
-    TT_ERR_UNSUPPORTED, /* this backend has no source of the table; code is 0 */
 } tt_err_kind;
 
 typedef struct {

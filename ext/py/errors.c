@@ -1,6 +1,5 @@
 /* Backend failures as exceptions: OSError with the errno (or, on Windows,
- * the winerror) and a message naming the step that failed; a table the
- * backend has no source for is NotImplementedError. */
+ * the winerror) and a message naming the step that failed. */
 #include <errno.h>
 #include <string.h>
 
@@ -15,10 +14,6 @@ failure(tt_err_kind kind, long code, const char *step, const char *suffix)
 
     if (kind == TT_ERR_NOMEM)
         return PyErr_NoMemory();
-    if (kind == TT_ERR_UNSUPPORTED) {
-        PyOS_snprintf(message, sizeof(message), "%s is not implemented%s", step, suffix);
-        return PyObject_CallFunction(PyExc_NotImplementedError, "s", message);
-    }
 #ifdef MS_WINDOWS
     if (kind == TT_ERR_WIN) {
         /* What PyErr_SetFromWindowsErr(code) builds, OSError(errno, text,

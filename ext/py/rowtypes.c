@@ -239,12 +239,14 @@ optional_number(object_cache *cache, int present, uint32_t number)
 }
 
 /* Whether a row of type `type` shows no peer: an unconnected UDP socket
- * (Linux reports a connected one as ESTABLISHED).  TCP rows always show
+ * (Linux reports a connected one as ESTABLISHED), and any UDP row whose
+ * source cannot tell (Windows: no TT_HAS_CONNECTED).  TCP rows always show
  * one, all zero for LISTEN. */
 static inline int
 no_peer(const row_source *s, const unsigned type)
 {
-    return (type & IN_UDP) && s->r->state != TT_ESTABLISHED;
+    return (type & IN_UDP) &&
+           (!(s->r->has & TT_HAS_CONNECTED) || s->r->state != TT_ESTABLISHED);
 }
 
 static inline PyObject *
@@ -298,7 +300,8 @@ value_REMOTE_PORT(const row_source *s, const unsigned type)
 static inline PyObject *
 value_CONNECTED(const row_source *s, const unsigned type)
 {
-    return PyBool_FromLong(!no_peer(s, type));
+    return s->r->has & TT_HAS_CONNECTED ? PyBool_FromLong(!no_peer(s, type))
+                                        : Py_NewRef(Py_None);
 }
 
 static inline PyObject *

@@ -55,7 +55,8 @@ class Tcp4Row(tuple[TcpState, str, int, str, int], _ByName, _StructSeq):
     def remote_port(self) -> int: ...
 
 # Typing only: a UDP row's fields by name before _ByName's (the peer: None
-# for an unconnected socket), and after them.
+# for an unconnected socket; on Windows, which reports none, connected too),
+# and after them.
 class _UdpDrops:
     @property
     def drops(self) -> int | None: ...

@@ -183,15 +183,6 @@ def test_tcptable_backend_means_nothing_where_there_is_one_source(monkeypatch):
     assert isinstance(tcptable.tcp4(states={TcpState.LISTEN}), tuple)
 
 
-@pytest.mark.skipif(sys.platform.startswith("linux"), reason="Linux reads the UDP tables")
-@pytest.mark.parametrize("call", [tcptable.udp6, tcptable.udp4])
-def test_udp_off_linux_is_not_implemented_yet(call):
-    with pytest.raises(NotImplementedError, match="not implemented"):
-        call()
-    with pytest.raises(NotImplementedError, match="not implemented"):
-        call(pids=True, sort=True, local_ports={53})
-
-
 @pytest.mark.parametrize("call", [tcptable.udp6, tcptable.udp4])
 def test_udp_tables_take_no_states_nor_positional_arguments(call):
     with pytest.raises(TypeError, match="'states' is an invalid keyword argument for udp"):

@@ -1,10 +1,12 @@
 /* tcptable_dump.exe: the Windows backend of the wheel, driven from the command
  * line so tests can run it under Wine and compare with the sockets they made.
  *
- *   tcptable_dump.exe 6|4 [--sort] [--pids] [--state N]... [--until FILE] [--stats]
+ *   tcptable_dump.exe 6|4 [--udp] [--sort] [--pids] [--state N]... [--until FILE]
+ *                     [--stats]
  *
- * prints one JSON object per row (with --pids, from the "2" tables, each
- * row's "pid" where one is reported).  --until FILE polls again and again until
+ * prints one JSON object per row of the TCP table (--udp: the UDP table;
+ * with --pids, from the tables with owners, each row's "pid" where one is
+ * reported).  --until FILE polls again and again until
  * FILE exists (a churn test creates it); --stats adds, after every poll, a line
  * {"poll": i, "rows": n, "calls": c, "insufficient_buffer": a,
  * "unsuccessful": b, "out_of_memory": m}: the table calls the sizing loop
@@ -18,6 +20,7 @@
 #include <windows.h>
 
 typedef struct {
+    int protocol;
     int family;
     int sort;
     int stats;
@@ -30,8 +33,8 @@ static int
 usage(const char *why)
 {
     fprintf(stderr, "tcptable_dump: %s\n"
-            "usage: tcptable_dump 6|4 [--sort] [--pids] [--state N]... [--until FILE] "
-            "[--stats]\n",
+            "usage: tcptable_dump 6|4 [--udp] [--sort] [--pids] [--state N]... "
+            "[--until FILE] [--stats]\n",
             why);
     return 2;
 }
@@ -47,6 +50,9 @@ parse(int argc, char **argv, options *opt)
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--sort") == 0) {
             opt->sort = 1;
+        }
+        else if (strcmp(argv[i], "--udp") == 0) {
+            opt->protocol = IPPROTO_UDP;
         }
         else if (strcmp(argv[i], "--stats") == 0) {
             opt->stats = 1;
@@ -93,7 +99,7 @@ print_row(int family, const tt_row *r)
 static int
 poll_once(const options *opt, unsigned long poll)
 {
-    tt_query q = {.protocol = IPPROTO_TCP,
+    tt_query q = {.protocol = opt->protocol,
                   .family = opt->family,
                   .states = opt->states,
                   .want = opt->pids ? TT_WANT_OWNERS : 0};
@@ -122,7 +128,7 @@ poll_once(const options *opt, unsigned long poll)
 int
 main(int argc, char **argv)
 {
-    options opt = {0, 0, 0, 0, 0, NULL};
+    options opt = {IPPROTO_TCP, 0, 0, 0, 0, 0, NULL};
     unsigned long poll = 0;
 
     if (parse(argc, argv, &opt) != 0)

@@ -6,7 +6,8 @@ calls behind fakes) in place of ext/arch/windows/tables.c and stats.c.
 TT_FAKE_FIRST_CALL_CODE: the first table call of each dump answers a chosen
 code.  The codes of a table that changed size while it was read are called
 again and the table comes back whole; any other code is an OSError whose
-winerror is that code and whose message names the call.
+winerror is that code and whose message names the call.  The same for every
+table call: TCP and UDP, with and without owners.
 
 TT_FAKE_NO_STATS2: GetTcpStatisticsEx2 is not found, and stats() takes its
 fallback, GetTcpStatisticsEx, as on Windows before 10."""
@@ -31,7 +32,8 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     import tcptable
     try:
-        rows = sorted(tuple(r) for r in tcptable.tcp4())
+        table = getattr(tcptable, sys.argv[2])
+        rows = sorted(tuple(r) for r in table(pids=sys.argv[3] == "pids"))
         print(json.dumps({"file": tcptable._tcptable.__file__, "rows": rows}))
     except OSError as e:
         print(json.dumps({"file": tcptable._tcptable.__file__, "error": type(e).__name__,
@@ -50,9 +52,12 @@ def builds() -> dict[str, str]:
     return dict(part.split("=", 1) for part in spec.split(";"))
 
 
-def in_build(path: str) -> dict:
+def in_build(path: str, table: str = "tcp4", pids: bool = False) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, path], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", CHILD, path, table, "pids" if pids else "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
@@ -83,6 +88,51 @@ def test_another_code_is_an_oserror_with_winerror(listener):
     assert report["error"] == "OSError" and report["winerror"] == 87, report
     assert report["errno"] == 22  # EINVAL, as Python maps ERROR_INVALID_PARAMETER
     assert report["message"].startswith("[WinError 87] GetTcpTable() failed"), report
+
+
+@pytest.fixture
+def udp_sockets(netns):
+    """A bound UDP socket per family: (family, its table, its local row)."""
+    import socket
+
+    made = []
+    for family, addr, table in (
+        (socket.AF_INET, "127.0.0.1", "udp4"),
+        (socket.AF_INET6, "::1", "udp6"),
+    ):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        s.bind((addr, 0))
+        made.append((s, table))
+    yield {table: s.getsockname() for s, table in made}
+    for s, _ in made:
+        s.close()
+
+
+# The UDP table calls: (table, pids) -> the call a failure names.
+UDP_CALLS = {
+    ("udp4", False): "GetUdpTable()",
+    ("udp6", False): "GetUdp6Table()",
+    ("udp4", True): "GetExtendedUdpTable(AF_INET, UDP_TABLE_OWNER_PID)",
+    ("udp6", True): "GetExtendedUdpTable(AF_INET6, UDP_TABLE_OWNER_PID)",
+}
+
+
+@pytest.mark.parametrize("code", RETRIED, ids=hex)
+@pytest.mark.parametrize("table,pids", UDP_CALLS, ids=lambda v: str(v))
+def test_a_retried_code_gives_the_whole_udp_table(udp_sockets, code, table, pids):
+    report = in_build(builds()[str(code)], table, pids)
+    assert "error" not in report, report
+    name = udp_sockets[table]
+    # The tuple of a UDP row: local address (and scope id for udp6), port.
+    assert [row[0] for row in report["rows"]] == [name[0]], report
+    assert report["rows"][0][-1] == name[1], report
+
+
+@pytest.mark.parametrize("table,pids", UDP_CALLS, ids=lambda v: str(v))
+def test_another_code_is_an_oserror_naming_the_udp_call(udp_sockets, table, pids):
+    report = in_build(builds()["87"], table, pids)
+    assert report["error"] == "OSError" and report["winerror"] == 87, report
+    assert report["message"].startswith(f"[WinError 87] {UDP_CALLS[table, pids]} failed"), report
 
 
 STATS_CHILD = textwrap.dedent(

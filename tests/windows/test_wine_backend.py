@@ -284,6 +284,40 @@ def test_another_code_is_reported_not_retried(win, sockets):
     assert "GetTcpTable() failed: error 87" in line and "after 1 calls" in line
 
 
+# The UDP table calls, by (family, pids), as a failure names them.
+UDP_CALLS = {
+    (V6, False): "GetUdp6Table()",
+    (V4, False): "GetUdpTable()",
+    (V6, True): "GetExtendedUdpTable(AF_INET6, UDP_TABLE_OWNER_PID)",
+    (V4, True): "GetExtendedUdpTable(AF_INET, UDP_TABLE_OWNER_PID)",
+}
+UDP_IDS = ["udp6", "udp4", "udp6-pids", "udp4-pids"]
+
+
+@pytest.mark.parametrize("family,pids", UDP_CALLS, ids=UDP_IDS)
+def test_udp_tiny_first_guess_resizes_every_call(win, family, pids):
+    """The UDP calls through the same sizing loop: a 1-byte first buffer,
+    then the whole table, holding the test's own socket."""
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.bind(("::1" if family == V6 else "127.0.0.1", 0))
+        result = dump(win, "tcptable_dump_tiny", family, "--udp", "--stats", *["--pids"] * pids)
+        name = s.getsockname()
+    (stats,) = result.stats()
+    assert stats["insufficient_buffer"] >= 1 and stats["calls"] == 1 + retries(stats), stats
+    mine = [r for r in result.rows() if r["local_port"] == name[1]]
+    assert [(r["local_addr"], r["remote_port"]) for r in mine] == [(name[0], 0)], result.stdout
+
+
+@pytest.mark.parametrize("family,pids", UDP_CALLS, ids=UDP_IDS)
+def test_udp_table_that_never_settles_is_an_error(win, family, pids):
+    args = ["6" if family == V6 else "4", "--udp", *["--pids"] * pids]
+    result = win.run("tcptable_dump_never", *args)
+    assert (result.returncode, result.stdout) == (1, "")
+    (line,) = result.stderr.splitlines()
+    assert f"{UDP_CALLS[family, pids]} (1 calls, the table never settled) failed" in line
+    assert "error 122" in line
+
+
 def test_bad_usage_exits_2(win):
     result = win.run("tcptable_dump", "5")
     assert result.returncode == 2

@@ -25,6 +25,16 @@ tt_linux_has_peer(int protocol, unsigned state)
     return protocol == IPPROTO_UDP ? state == TT_ESTABLISHED : state != TT_LISTEN;
 }
 
+/* The fields a row from sock_diag or /proc holds: the queues; uid and inode
+ * for a full socket (a TIME_WAIT or SYN_RECV mini-socket has inode 0 and no
+ * owner); for UDP, whether it is connected (its state: CLOSE or ESTABLISHED). */
+static inline uint8_t
+tt_linux_row_has(int protocol, uint64_t inode)
+{
+    return (uint8_t)(TT_HAS_QUEUES | (inode != 0 ? TT_HAS_UID | TT_HAS_INODE : 0) |
+                     (protocol == IPPROTO_UDP ? TT_HAS_CONNECTED : 0));
+}
+
 /* SK_MEMINFO_DROPS, the index of the drop count in INET_DIAG_SKMEMINFO's
  * u32 array (linux/sock_diag.h, Linux 4.7; older headers lack it, older
  * kernels send fewer values). */

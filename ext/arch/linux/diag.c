@@ -91,8 +91,7 @@ decode_row(const struct inet_diag_msg *m, const uint8_t *attrs, size_t attrs_len
     row->tx_queue = m->idiag_wqueue;
     row->uid = m->idiag_uid;
     row->inode = m->idiag_inode;
-    /* A TIME_WAIT or SYN_RECV mini-socket has inode 0 and no owner. */
-    row->has = row->inode != 0 ? TT_HAS_QUEUES | TT_HAS_UID | TT_HAS_INODE : TT_HAS_QUEUES;
+    row->has = tt_linux_row_has(q->protocol, row->inode);
     /* Only UDP asks for SKMEMINFO (netlink.c): TCP rows skip the attributes. */
     return q->protocol == IPPROTO_UDP ? decode_drops(attrs, attrs_len, row, err) : 0;
 }

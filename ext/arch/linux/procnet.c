@@ -163,8 +163,7 @@ tt_proc_parse_line(const char *line, size_t len, int protocol, int family, tt_ro
     if (state >= TT_LINUX_STATE_COUNT || tt_linux_to_mib[state] == 0)
         return -1;
     row->state = tt_linux_to_mib[state];
-    /* A TIME_WAIT or SYN_RECV mini-socket shows inode 0 and no owner. */
-    row->has = row->inode != 0 ? TT_HAS_QUEUES | TT_HAS_UID | TT_HAS_INODE : TT_HAS_QUEUES;
+    row->has = tt_linux_row_has(protocol, row->inode);
     if (protocol == IPPROTO_UDP && take_drops(&p, end, row) < 0)
         return -1;
     if (!tt_linux_has_peer(protocol, row->state)) {

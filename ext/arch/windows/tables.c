@@ -1,10 +1,12 @@
-/* Windows: GetTcp6Table / GetTcpTable from iphlpapi (Vista and later), and
- * GetTcp6Table2 / GetTcpTable2 when owners are asked for.
+/* Windows: iphlpapi (Vista and later).  TCP: GetTcp6Table / GetTcpTable, and
+ * GetTcp6Table2 / GetTcpTable2 when owners are asked for.  UDP: GetUdp6Table /
+ * GetUdpTable, and GetExtendedUdpTable(UDP_TABLE_OWNER_PID) with owners.
  *
  * The API sizes its own buffer: a call with too small a buffer returns
  * ERROR_INSUFFICIENT_BUFFER and the size it needed, but the table can grow
- * before the next call, so the sizing is a loop with headroom.  Rows come
- * unsorted (Order = FALSE): sorting is the glue's, identical everywhere. */
+ * before the next call, so the sizing is a loop with headroom, one for every
+ * table.  Rows come unsorted (Order = FALSE): sorting is the glue's,
+ * identical everywhere. */
 #include <winsock2.h>
 #include <ws2tcpip.h> /* before iphlpapi.h, which declares GetTcp6Table only after it */
 #include <iphlpapi.h>
@@ -33,19 +35,19 @@
 #define TT_STR_(x) #x
 #define TT_STR(x) TT_STR_(x)
 
-/* One row of any of the four tables, as the conversion loop reads it. */
+/* One row of any of the eight tables, as the conversion loop reads it. */
 typedef struct {
     unsigned long state;
-    const void *local_addr, *remote_addr; /* network order, 16 or 4 bytes */
+    const void *local_addr;  /* network order, 16 or 4 bytes */
+    const void *remote_addr; /* likewise; NULL: the table has no peer (UDP) */
     DWORD local_scope_id, local_port, remote_scope_id, remote_port;
     DWORD pid; /* 0: none reported (TIME_WAIT), or a table without owners */
 } raw_row;
 
 /* One table call: GetTcp6Table / GetTcpTable, or their "2" siblings, which
- * add each row's owning pid at the same cost (same rows, same order). */
+ * add each row's owning pid at the same cost (same rows, same order); the
+ * same for UDP, whose owners come from GetExtendedUdpTable. */
 typedef struct {
-    int protocol, family;
-    int owners;            /* reports each row's pid */
     const char *call;      /* step text of a failed call */
     const char *unsettled; /* step text of a table that never settled */
     const char *overrun;   /* step text of a row count that does not fit */
@@ -76,6 +78,30 @@ static ULONG
 get_tcp4_owners(void *table, ULONG *size)
 {
     return GetTcpTable2(table, size, FALSE);
+}
+
+static ULONG
+get_udp6(void *table, ULONG *size)
+{
+    return GetUdp6Table(table, size, FALSE);
+}
+
+static ULONG
+get_udp4(void *table, ULONG *size)
+{
+    return GetUdpTable(table, size, FALSE);
+}
+
+static ULONG
+get_udp6_owners(void *table, ULONG *size)
+{
+    return GetExtendedUdpTable(table, size, FALSE, AF_INET6, UDP_TABLE_OWNER_PID, 0);
+}
+
+static ULONG
+get_udp4_owners(void *table, ULONG *size)
+{
+    return GetExtendedUdpTable(table, size, FALSE, AF_INET, UDP_TABLE_OWNER_PID, 0);
 }
 
 /* The raw scope DWORD is the interface index, as .NET reads it (the
@@ -113,35 +139,75 @@ read_tcp4_owners(const void *row, raw_row *r)
                    s->dwRemotePort, s->dwOwningPid};
 }
 
+/* UDP rows hold the local endpoint only: no peer, connected or not, and no
+ * state.  They read as an unconnected Linux socket's (CLOSE, remote port 0)
+ * to the filters, the sort and the Watcher; without TT_HAS_CONNECTED the
+ * glue shows connected and the remote fields as None. */
+static void
+read_udp6(const void *row, raw_row *r)
+{
+    const MIB_UDP6ROW *s = row;
+    *r = (raw_row){TT_CLOSE, &s->dwLocalAddr, NULL, s->dwLocalScopeId, s->dwLocalPort, 0, 0, 0};
+}
+
+static void
+read_udp6_owners(const void *row, raw_row *r)
+{
+    const MIB_UDP6ROW_OWNER_PID *s = row;
+    *r = (raw_row){TT_CLOSE, s->ucLocalAddr, NULL, s->dwLocalScopeId, s->dwLocalPort, 0, 0,
+                   s->dwOwningPid};
+}
+
+static void
+read_udp4(const void *row, raw_row *r)
+{
+    const MIB_UDPROW *s = row;
+    *r = (raw_row){TT_CLOSE, &s->dwLocalAddr, NULL, 0, s->dwLocalPort, 0, 0, 0};
+}
+
+static void
+read_udp4_owners(const void *row, raw_row *r)
+{
+    const MIB_UDPROW_OWNER_PID *s = row;
+    *r = (raw_row){TT_CLOSE, &s->dwLocalAddr, NULL, 0, s->dwLocalPort, 0, 0, s->dwOwningPid};
+}
+
 #define UNSETTLED(call) call " (" TT_STR(TT_WIN_TRIES) " calls, the table never settled)"
 #define OVERRUN(call) call " reported more rows than fit"
 
-/* Every table call, by (protocol, family, owners). */
-static const table_api apis[] = {
-    {IPPROTO_TCP, AF_INET6, 0, "GetTcp6Table()", UNSETTLED("GetTcp6Table()"),
-     OVERRUN("GetTcp6Table()"), get_tcp6, offsetof(MIB_TCP6TABLE, table), sizeof(MIB_TCP6ROW),
-     16, read_tcp6},
-    {IPPROTO_TCP, AF_INET, 0, "GetTcpTable()", UNSETTLED("GetTcpTable()"),
-     OVERRUN("GetTcpTable()"), get_tcp4, offsetof(MIB_TCPTABLE, table), sizeof(MIB_TCPROW), 4,
-     read_tcp4},
-    {IPPROTO_TCP, AF_INET6, 1, "GetTcp6Table2()", UNSETTLED("GetTcp6Table2()"),
-     OVERRUN("GetTcp6Table2()"), get_tcp6_owners, offsetof(MIB_TCP6TABLE2, table),
-     sizeof(MIB_TCP6ROW2), 16, read_tcp6_owners},
-    {IPPROTO_TCP, AF_INET, 1, "GetTcpTable2()", UNSETTLED("GetTcpTable2()"),
-     OVERRUN("GetTcpTable2()"), get_tcp4_owners, offsetof(MIB_TCPTABLE2, table),
-     sizeof(MIB_TCPROW2), 4, read_tcp4_owners},
+/* Every table call, at API_INDEX(protocol, family, owners): each of the
+ * eight has its entry, so any query finds its call. */
+#define API_INDEX(protocol, family, owners)                                                  \
+    (((protocol) == IPPROTO_UDP) * 4 + ((owners) != 0) * 2 + ((family) == AF_INET))
+#define API(call, get, table_type, row_type, addr_len, read)                                   \
+    {call,          UNSETTLED(call),  OVERRUN(call), get, offsetof(table_type, table),          \
+     sizeof(row_type), addr_len, read}
+static const table_api apis[8] = {
+    [API_INDEX(IPPROTO_TCP, AF_INET6, 0)] =
+        API("GetTcp6Table()", get_tcp6, MIB_TCP6TABLE, MIB_TCP6ROW, 16, read_tcp6),
+    [API_INDEX(IPPROTO_TCP, AF_INET, 0)] =
+        API("GetTcpTable()", get_tcp4, MIB_TCPTABLE, MIB_TCPROW, 4, read_tcp4),
+    [API_INDEX(IPPROTO_TCP, AF_INET6, 1)] = API("GetTcp6Table2()", get_tcp6_owners,
+                                                MIB_TCP6TABLE2, MIB_TCP6ROW2, 16,
+                                                read_tcp6_owners),
+    [API_INDEX(IPPROTO_TCP, AF_INET, 1)] = API("GetTcpTable2()", get_tcp4_owners,
+                                               MIB_TCPTABLE2, MIB_TCPROW2, 4, read_tcp4_owners),
+    [API_INDEX(IPPROTO_UDP, AF_INET6, 0)] =
+        API("GetUdp6Table()", get_udp6, MIB_UDP6TABLE, MIB_UDP6ROW, 16, read_udp6),
+    [API_INDEX(IPPROTO_UDP, AF_INET, 0)] =
+        API("GetUdpTable()", get_udp4, MIB_UDPTABLE, MIB_UDPROW, 4, read_udp4),
+    [API_INDEX(IPPROTO_UDP, AF_INET6, 1)] =
+        API("GetExtendedUdpTable(AF_INET6, UDP_TABLE_OWNER_PID)", get_udp6_owners,
+            MIB_UDP6TABLE_OWNER_PID, MIB_UDP6ROW_OWNER_PID, 16, read_udp6_owners),
+    [API_INDEX(IPPROTO_UDP, AF_INET, 1)] =
+        API("GetExtendedUdpTable(AF_INET, UDP_TABLE_OWNER_PID)", get_udp4_owners,
+            MIB_UDPTABLE_OWNER_PID, MIB_UDPROW_OWNER_PID, 4, read_udp4_owners),
 };
 
 static const table_api *
 api_of(const tt_query *q)
 {
-    int owners = (q->want & TT_WANT_OWNERS) != 0;
-
-    for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]); i++)
-        if (apis[i].protocol == q->protocol && apis[i].family == q->family &&
-            apis[i].owners == owners)
-            return &apis[i];
-    return NULL;
+    return &apis[API_INDEX(q->protocol, q->family, q->want & TT_WANT_OWNERS)];
 }
 
 /* Ports are in network order in the low 16 bits; the upper bits are
@@ -169,6 +235,7 @@ convert(const table_api *api, const void *table, ULONG size, const tt_query *q, 
     for (DWORD i = 0; i < count; i++) {
         raw_row r;
         uint16_t local_port, remote_port;
+        int has_peer;
         tt_row *row;
 
         /* &table[i] of the API's own row type, whatever padding it has. */
@@ -177,8 +244,10 @@ convert(const table_api *api, const void *table, ULONG size, const tt_query *q, 
             return tt_fail(err, TT_ERR_PROTO, EINVAL,
                            "the TCP table held a state outside 1..12");
         local_port = port_of(r.local_port);
-        /* The remote end of a listener means nothing: all zero. */
-        remote_port = r.state == TT_LISTEN ? 0 : port_of(r.remote_port);
+        /* No peer: a UDP table; the remote end of a listener means
+         * nothing: all zero. */
+        has_peer = r.remote_addr != NULL && r.state != TT_LISTEN;
+        remote_port = has_peer ? port_of(r.remote_port) : 0;
         if (!tt_query_wants(q, (unsigned)r.state, local_port, remote_port))
             continue;
         if ((row = tt_rows_push(out, err)) == NULL)
@@ -187,7 +256,7 @@ convert(const table_api *api, const void *table, ULONG size, const tt_query *q, 
         memcpy(row->local_addr, r.local_addr, api->addr_len);
         row->local_scope_id = r.local_scope_id;
         row->local_port = local_port;
-        if (r.state != TT_LISTEN) {
+        if (has_peer) {
             memcpy(row->remote_addr, r.remote_addr, api->addr_len);
             row->remote_scope_id = r.remote_scope_id;
             row->remote_port = remote_port;
@@ -241,16 +310,13 @@ tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *ca
     ULONG size = TT_WIN_FIRST_SIZE, rc = NO_ERROR;
 
     memset(calls, 0, sizeof(*calls));
-    if (api == NULL) /* UDP: GetUdp6Table and its siblings are not read yet */
-        return tt_fail(err, TT_ERR_UNSUPPORTED, 0,
-                       "this protocol's table on Windows (no table call reads it yet)");
     while (calls->calls < TT_WIN_TRIES) {
         ULONG asked = size;
         void *buf = malloc(size);
         int result;
 
         if (buf == NULL)
-            return tt_fail(err, TT_ERR_NOMEM, 0, "allocating the TCP table buffer");
+            return tt_fail(err, TT_ERR_NOMEM, 0, "allocating the table buffer");
         rc = api->get(buf, &size);
         calls->calls++;
         result = rc == NO_ERROR ? convert(api, buf, asked, q, out, err) : 0;
@@ -261,7 +327,7 @@ tt_windows_dump(const tt_query *q, tt_rows *out, tt_error *err, tt_win_calls *ca
             return tt_fail(err, TT_ERR_WIN, (long)rc, api->call);
         /* Only ERROR_INSUFFICIENT_BUFFER sets a size: else grow what we had. */
         if ((size = with_headroom(size > asked ? size : asked)) == 0)
-            return tt_fail(err, TT_ERR_NOMEM, 0, "sizing the TCP table buffer");
+            return tt_fail(err, TT_ERR_NOMEM, 0, "sizing the table buffer");
     }
     return tt_fail(err, TT_ERR_WIN, (long)rc, api->unsettled);
 }
