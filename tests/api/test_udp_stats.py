@@ -152,3 +152,42 @@ def test_stats_still_answers_for_tcp():
 def test_netns_off_linux():
     with pytest.raises(NotImplementedError, match="Linux-only"):
         tcptable.udp_stats(netns="/run/netns/x")
+
+
+@families
+def test_counters_move_with_our_own_datagrams(netns_if_possible, family):
+    """On every platform (Windows' GetUdpStatisticsEx2 or GetUdpStatisticsEx,
+    Wine's included): every counter is an int where the platform has it and
+    None where not, and datagrams the test sends over loopback move
+    out_datagrams and in_datagrams, and one to a closed port no_ports, by
+    at least as many (other processes may send too where no namespace of
+    the test's own could be made)."""
+    linux_only_fields = {"rcvbuf_errors", "sndbuf_errors", "in_csum_errors"}
+    absent = {"num_addrs"} if LINUX else linux_only_fields
+    before = tcptable.udp_stats(family)
+    assert {f for f in FIELDS if getattr(before, f) is None} == absent
+    assert all(type(getattr(before, f)) is int for f in set(FIELDS) - absent)
+    with (
+        socket.socket(family, socket.SOCK_DGRAM) as rx,
+        socket.socket(family, socket.SOCK_DGRAM) as tx,
+        socket.socket(family, socket.SOCK_DGRAM) as closed,
+    ):
+        rx.bind((LOOPBACK[family], 0))
+        closed.bind((LOOPBACK[family], 0))
+        nowhere = closed.getsockname()
+        closed.close()
+        for _ in range(5):
+            tx.sendto(b"x", rx.getsockname())
+        for _ in range(5):
+            rx.recv(1)
+        tx.sendto(b"x", nowhere)  # no socket on that port: no_ports
+
+        def moved() -> bool:
+            now = tcptable.udp_stats(family)
+            return (
+                now.out_datagrams - before.out_datagrams >= 6
+                and now.in_datagrams - before.in_datagrams >= 5
+                and now.no_ports - before.no_ports >= 1
+            )
+
+        wait_for(moved, "the UDP counters to count our datagrams")
