@@ -33,8 +33,8 @@ decode_attr(const struct nlattr *a, const uint8_t *payload, size_t len, tt_rows 
         if (len >= sizeof(uint32_t)) {
             memcpy(u32, payload, sizeof(uint32_t));
             row->peer_inode = u32[0];
-            if (row->peer_inode != 0)
-                row->has |= TT_HAS_PEER;
+            /* The last one counts, should the kernel ever send two. */
+            row->has = (uint8_t)(u32[0] != 0 ? row->has | TT_HAS_PEER : row->has & ~TT_HAS_PEER);
         }
         return 0;
     case UNIX_DIAG_RQLEN: /* struct unix_diag_rqlen: rqueue, wqueue */
