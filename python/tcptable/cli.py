@@ -188,6 +188,8 @@ def _filters(args: argparse.Namespace) -> dict:
     }
 
 
+# Windows' socket module has no AF_UNIX (unix() raises there); Linux's is 1.
+AF_UNIX = getattr(socket, "AF_UNIX", 1)
 # Each (protocol, family) table, in the order the text shows them; UNIX
 # sockets have protocol 0, as the C query does.
 TABLES = {
@@ -195,7 +197,7 @@ TABLES = {
     (socket.IPPROTO_TCP, socket.AF_INET6): tcp6,
     (socket.IPPROTO_UDP, socket.AF_INET): udp4,
     (socket.IPPROTO_UDP, socket.AF_INET6): udp6,
-    (0, socket.AF_UNIX): unix,
+    (0, AF_UNIX): unix,
 }
 
 
