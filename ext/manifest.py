@@ -46,6 +46,7 @@ PARTS: dict[str, dict[str, list]] = {
             "arch/linux/states.c",
             "arch/linux/netlink.c",
             "arch/linux/diag.c",
+            "arch/linux/unixdiag.c",
             "arch/linux/bytecode.c",
             "arch/linux/procnet.c",
             "arch/linux/procfs.c",

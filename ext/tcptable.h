@@ -72,8 +72,8 @@ enum {
 /* The table is (protocol, family), as iproute2's inet_show_netlink(f, dump_fp,
  * protocol): every backend keys its sources on both, never on TCP alone. */
 typedef struct {
-    int protocol;        /* IPPROTO_TCP or IPPROTO_UDP */
-    int family;          /* AF_INET or AF_INET6 */
+    int protocol;        /* IPPROTO_TCP or IPPROTO_UDP; 0 with AF_UNIX */
+    int family;          /* AF_INET or AF_INET6; AF_UNIX (Linux) */
     tt_state_set states; /* rows in these states; the glue answers an empty set itself */
     tt_source source;
     unsigned want;                   /* TT_WANT_* bits */
@@ -94,6 +94,8 @@ enum {
      * UDP rows have no peer) both are unknown: the state reads CLOSE and
      * the remote port 0 to filters, but the row shows them as None. */
     TT_HAS_CONNECTED = 32,
+    TT_HAS_PEER = 64,  /* peer_inode (AF_UNIX, netlink) */
+    TT_HAS_NAME = 128, /* name_off, name_len (AF_UNIX: a bound socket) */
 };
 
 /* One connection.  Addresses are in network byte order; an IPv4 address
@@ -114,6 +116,12 @@ typedef struct {
     uint32_t uid;
     uint64_t inode;
     uint32_t drops; /* UDP: datagrams the socket dropped */
+    /* AF_UNIX: the name is tt_rows.names[name_off..+name_len), an abstract
+     * one with '@' for each NUL as ss and /proc/net/unix show it. */
+    uint32_t name_off;
+    uint16_t name_len;
+    uint8_t type; /* AF_UNIX: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET */
+    uint64_t peer_inode; /* AF_UNIX: the peer's inode */
 } tt_row;
 
 /* The rows of one table; protocol and family say which (the glue's collect
@@ -124,6 +132,8 @@ typedef struct {
     size_t cap;
     int protocol;
     int family;
+    char *names; /* AF_UNIX: the socket names rows point into */
+    size_t names_len, names_cap;
 } tt_rows;
 
 typedef enum {
@@ -153,10 +163,16 @@ int tt_fail(tt_error *err, tt_err_kind kind, long code, const char *step);
 tt_row *tt_rows_push(tt_rows *rows, tt_error *err);
 void tt_rows_free(tt_rows *rows);
 
+/* Stores `name` (len bytes) as `row`'s (TT_HAS_NAME); with `abstract`, its
+ * NULs become '@'.  0, or -1 with *err set (memory, or a name too long). */
+int tt_rows_set_name(tt_rows *rows, tt_row *row, const char *name, size_t len, int abstract,
+                     tt_error *err);
+
 /* Orders rows as GetTcp6Table(Order=TRUE) does: local address bytes, local
  * scope id, local port, remote address bytes, remote scope id, remote port;
  * which is GetUdp6Table(Order=TRUE)'s order too, whose rows end at the local
- * port (a UDP peer only breaks ties).
+ * port (a UDP peer only breaks ties).  AF_UNIX rows (rows->family) sort
+ * by inode: a socket's one lasting identity, where most have no name.
  * Returns 0, or -1 with *err set (memory); the rows are unchanged then. */
 int tt_rows_sort(tt_rows *rows, tt_error *err);
 

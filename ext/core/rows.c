@@ -1,4 +1,5 @@
 /* The row array shared by every backend, and the one sort order. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,8 +41,39 @@ void
 tt_rows_free(tt_rows *rows)
 {
     free(rows->rows);
+    free(rows->names);
     rows->rows = NULL;
+    rows->names = NULL;
     rows->len = rows->cap = 0;
+    rows->names_len = rows->names_cap = 0;
+}
+
+int
+tt_rows_set_name(tt_rows *rows, tt_row *row, const char *name, size_t len, int abstract,
+                 tt_error *err)
+{
+    if (len > UINT16_MAX || rows->names_len > UINT32_MAX - len)
+        return tt_fail(err, TT_ERR_PROTO, EPROTO, "a socket name too long");
+    if (rows->names_len + len > rows->names_cap) {
+        size_t cap = rows->names_cap ? rows->names_cap : 4096;
+        char *grown;
+        while (cap < rows->names_len + len)
+            cap *= 2;
+        if ((grown = realloc(rows->names, cap)) == NULL)
+            return tt_fail(err, TT_ERR_NOMEM, 0, "growing the socket names");
+        rows->names = grown;
+        rows->names_cap = cap;
+    }
+    memcpy(rows->names + rows->names_len, name, len);
+    if (abstract)
+        for (size_t i = 0; i < len; i++)
+            if (rows->names[rows->names_len + i] == '\0')
+                rows->names[rows->names_len + i] = '@';
+    row->name_off = (uint32_t)rows->names_len;
+    row->name_len = (uint16_t)len;
+    row->has |= TT_HAS_NAME;
+    rows->names_len += len;
+    return 0;
 }
 
 /* The sort key of a row, most significant byte first: local address bytes,
@@ -59,8 +91,14 @@ put_be(uint8_t *p, uint32_t v, int bytes)
 }
 
 static void
-sort_key(const tt_row *r, uint8_t key[KEY_BYTES])
+sort_key(int family, const tt_row *r, uint8_t key[KEY_BYTES])
 {
+    if (family == AF_UNIX) {
+        memset(key, 0, KEY_BYTES);
+        put_be(key, (uint32_t)(r->inode >> 32), 4);
+        put_be(key + 4, (uint32_t)r->inode, 4);
+        return;
+    }
     memcpy(key, r->local_addr, 16);
     put_be(key + 16, r->local_scope_id, 4);
     put_be(key + 20, r->local_port, 2);
@@ -86,9 +124,9 @@ tt_rows_sort(tt_rows *rows, tt_error *err)
 
     if (n < 2)
         return 0;
-    sort_key(&rows->rows[0], first);
+    sort_key(rows->family, &rows->rows[0], first);
     for (size_t i = 1; i < n; i++) {
-        sort_key(&rows->rows[i], key);
+        sort_key(rows->family, &rows->rows[i], key);
         for (int j = 0; j < KEY_BYTES; j++)
             differs[j] |= key[j] ^ first[j];
     }
@@ -106,7 +144,7 @@ tt_rows_sort(tt_rows *rows, tt_error *err)
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        sort_key(&rows->rows[i], key);
+        sort_key(rows->family, &rows->rows[i], key);
         for (int v = 0; v < nvarying; v++) {
             uint8_t b = key[varying[v]];
             columns[(size_t)v * n + i] = b;

@@ -5,7 +5,7 @@
  *   query.c     the one argument parser: every entry point's call into a query
  *   args.c      argument values (states, ports, netns) and TCPTABLE_BACKEND
  *   run.c       the backend without the GIL, EINTR retries, collecting rows
- *   tables.c    tcp6(), tcp4(), udp6(), udp4(): the rows as structseqs
+ *   tables.c    tcp6(), tcp4(), udp6(), udp4(), unix(): the rows as structseqs
  *   counts.c    counts(): rows per state, or per port and state
  *   rowtypes.c  the one row schema: structseq types and building rows
  *   errors.c    backend errors as exceptions
@@ -33,6 +33,7 @@ typedef struct {
     ttpy_row_layout tcp4_rows;
     ttpy_row_layout udp6_rows;
     ttpy_row_layout udp4_rows;
+    ttpy_row_layout unix_rows;
     PyObject *state_type;               /* tcptable.state.TcpState */
     PyObject *enum_type;                /* enum.Enum: other enums' members are no states */
     PyObject *states[TT_STATE_MAX + 1]; /* TcpState members by value; [0] unused */
@@ -54,9 +55,9 @@ int ttpy_add_row_types(PyObject *module, ttpy_state *st);
 /* rows->protocol's and rows->family's row type */
 PyObject *ttpy_build_table(ttpy_state *st, const tt_rows *rows);
 /* A tuple of n rows of the table (protocol, family): rows[index[k * stride]]
- * for k < n (index NULL: rows[k]). */
+ * for k < n (index NULL: rows[k]); `names` holds AF_UNIX rows' names. */
 PyObject *ttpy_build_rows(ttpy_state *st, int protocol, int family, const tt_row *rows,
-                          const uint32_t *index, size_t stride, size_t n);
+                          const char *names, const uint32_t *index, size_t stride, size_t n);
 int ttpy_row_types_traverse(ttpy_state *st, visitproc visit, void *arg);
 void ttpy_row_types_clear(ttpy_state *st);
 extern const char ttpy_row_allocation[]; /* "own" or "public" */
@@ -152,6 +153,7 @@ PyObject *ttpy_tcp6(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_tcp4(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_udp6(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_udp4(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *ttpy_unix(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs);
 
 /* stats.c */

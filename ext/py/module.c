@@ -20,6 +20,12 @@ PyDoc_STRVAR(tcp4_doc, TCP_DOC("tcp4", "Tcp4Row", "IPv4", "GetTcpTable"));
 PyDoc_STRVAR(udp6_doc, UDP_DOC("udp6", "Udp6Row", "IPv6", "GetUdp6Table"));
 PyDoc_STRVAR(udp4_doc, UDP_DOC("udp4", "Udp4Row", "IPv4", "GetUdpTable"));
 
+PyDoc_STRVAR(unix_doc,
+"unix(*, states=None, sort=False, pids=False, netns=None) -> tuple[UnixRow, ...]\n\n"
+"The UNIX socket table (Linux; NotImplementedError elsewhere).  states: an\n"
+"iterable of TcpState to keep (LISTEN, ESTABLISHED, CLOSE: unconnected), None:\n"
+"all.  sort: order rows by inode.\n" TTPY_DOC_PIDS TTPY_DOC_NETNS);
+
 PyDoc_STRVAR(counts_doc,
 "counts(family=AF_INET6, *, states=None, local_ports=None, remote_ports=None,\n"
 "       by=None, netns=None) -> dict\n\n"
@@ -51,6 +57,7 @@ static PyMethodDef module_methods[] = {
     {"tcp4", (PyCFunction)(void (*)(void))ttpy_tcp4, METH_VARARGS | METH_KEYWORDS, tcp4_doc},
     {"udp6", (PyCFunction)(void (*)(void))ttpy_udp6, METH_VARARGS | METH_KEYWORDS, udp6_doc},
     {"udp4", (PyCFunction)(void (*)(void))ttpy_udp4, METH_VARARGS | METH_KEYWORDS, udp4_doc},
+    {"unix", (PyCFunction)(void (*)(void))ttpy_unix, METH_VARARGS | METH_KEYWORDS, unix_doc},
     {"counts", (PyCFunction)(void (*)(void))ttpy_counts, METH_VARARGS | METH_KEYWORDS,
      counts_doc},
     {"stats", (PyCFunction)(void (*)(void))ttpy_stats, METH_VARARGS | METH_KEYWORDS, stats_doc},

@@ -3,7 +3,7 @@
  * stubs (python/tcptable/_tcptable.pyi) must have, which a test compares.
  *
  * Rows are tuples in MIB_TCP6ROW / MIB_TCPROW / MIB_UDP6ROW / MIB_UDPROW
- * order; later fields are reachable by name only, as os.stat_result adds
+ * order (UnixRow: path, type, state); later fields are reachable by name only, as os.stat_result adds
  * fields, so unpacking a row keeps working when fields are added. */
 #include <string.h>
 
@@ -16,6 +16,7 @@ enum {
     IN_TCP6 = 2,
     IN_UDP4 = 4,
     IN_UDP6 = 8,
+    IN_UNIX = 16,
 };
 #define IN_TCP (IN_TCP4 | IN_TCP6)
 #define IN_UDP (IN_UDP4 | IN_UDP6)
@@ -27,7 +28,11 @@ enum {
  * type's tuple and another's by-name part: make_type() checks the order).
  * Field NAME's value is value_NAME(), below. */
 #define ROW_FIELDS(X)                                                                     \
-    X(STATE, IN_TCP, 0, "state", "TcpState of the connection")                            \
+    X(PATH, IN_UNIX, 0, "path",                                                           \
+      "the name the socket is bound to ('@' first for an abstract one), None if unbound") \
+    X(TYPE, IN_UNIX, 0, "type", "socket.SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET")       \
+    X(STATE, IN_TCP | IN_UNIX, 0, "state",                                                \
+      "TcpState of the connection (UNIX: LISTEN, ESTABLISHED, or CLOSE: unconnected)")    \
     X(LOCAL_ADDR, IN_ALL, 0, "local_addr", "local address, standard text form")           \
     X(LOCAL_SCOPE_ID, IN_V6, 0, "local_scope_id",                                         \
       "interface index of the local address (Linux: of a link-local one, else 0)")       \
@@ -43,21 +48,23 @@ enum {
       "Windows)")                                                                         \
     X(CONNECTED, 0, IN_UDP, "connected",                                                  \
       "whether the socket is connected to one peer (Linux; None on Windows)")            \
-    X(PID, 0, IN_ALL, "pid",                                                              \
+    X(PID, 0, IN_ALL | IN_UNIX, "pid",                                                              \
       "owning process id with pids=True; None without, for sockets no process holds, "   \
       "and for owners the caller may not see")                                            \
-    X(UID, 0, IN_ALL, "uid",                                                              \
+    X(UID, 0, IN_ALL | IN_UNIX, "uid",                                                              \
       "Linux, with pids=True: the socket's user id (None for TIME_WAIT and request "     \
       "sockets); None otherwise and on Windows")                                          \
-    X(INODE, 0, IN_ALL, "inode",                                                          \
+    X(INODE, 0, IN_ALL | IN_UNIX, "inode",                                                \
       "Linux, with pids=True: the socket's inode (None for TIME_WAIT and request "       \
-      "sockets); None otherwise and on Windows")                                          \
-    X(RX_QUEUE, 0, IN_ALL, "rx_queue",                                                    \
+      "sockets); None otherwise and on Windows; UNIX: always")                            \
+    X(RX_QUEUE, 0, IN_ALL | IN_UNIX, "rx_queue",                                                    \
       "Linux: bytes received and not yet read (LISTEN: connections waiting to be "       \
       "accepted); None on Windows")                                                       \
-    X(TX_QUEUE, 0, IN_ALL, "tx_queue",                                                    \
+    X(TX_QUEUE, 0, IN_ALL | IN_UNIX, "tx_queue",                                                    \
       "Linux: bytes sent and not yet acknowledged (LISTEN: the backlog limit with "      \
       "netlink, 0 from /proc); None on Windows")                                          \
+    X(PEER_INODE, 0, IN_UNIX, "peer_inode",                                               \
+      "the connected peer's inode (netlink); None for none and from /proc")               \
     X(DROPS, 0, IN_UDP, "drops",                                                          \
       "Linux: datagrams dropped on this socket (a full receive buffer, a failed "        \
       "filter); None on Windows and with netlink before Linux 4.7")
@@ -205,6 +212,7 @@ ROW_DEALLOC(IN_TCP6)
 ROW_DEALLOC(IN_TCP4)
 ROW_DEALLOC(IN_UDP6)
 ROW_DEALLOC(IN_UDP4)
+ROW_DEALLOC(IN_UNIX)
 #elif defined(TT_PUBLIC_ROWS)
 /* setup.py's TCPTABLE_PUBLIC_ROWS=1: the public path on any CPython, so CI
  * builds and tests it on every run. */
@@ -229,6 +237,7 @@ typedef struct {
     ttpy_state *st;
     object_cache *cache;
     int family;
+    const char *names; /* AF_UNIX: what name_off indexes */
     const tt_row *r;
 } row_source;
 
@@ -247,6 +256,23 @@ no_peer(const row_source *s, const unsigned type)
 {
     return (type & IN_UDP) &&
            (!(s->r->has & TT_HAS_CONNECTED) || s->r->state != TT_ESTABLISHED);
+}
+
+static inline PyObject *
+value_PATH(const row_source *s, const unsigned type)
+{
+    (void)type;
+    if (!(s->r->has & TT_HAS_NAME))
+        Py_RETURN_NONE;
+    /* As os.fsdecode() gives it: undecodable bytes survive as surrogates. */
+    return PyUnicode_DecodeFSDefaultAndSize(s->names + s->r->name_off, s->r->name_len);
+}
+
+static inline PyObject *
+value_TYPE(const row_source *s, const unsigned type)
+{
+    (void)type;
+    return cached_number(s->cache, s->r->type);
 }
 
 static inline PyObject *
@@ -347,6 +373,14 @@ value_DROPS(const row_source *s, const unsigned type)
     return optional_number(s->cache, s->r->has & TT_HAS_DROPS, s->r->drops);
 }
 
+static inline PyObject *
+value_PEER_INODE(const row_source *s, const unsigned type)
+{
+    (void)type;
+    return s->r->has & TT_HAS_PEER ? PyLong_FromUnsignedLongLong(s->r->peer_inode)
+                                   : Py_NewRef(Py_None);
+}
+
 /* Fills every field of row type `type`, in FIELDS order.  Called with a
  * constant type, so each row type gets straight-line code with no per-field
  * test (a loop over the table cost 10% of a table's build). */
@@ -375,13 +409,18 @@ FILL(IN_TCP6)
 FILL(IN_TCP4)
 FILL(IN_UDP6)
 FILL(IN_UDP4)
+FILL(IN_UNIX)
 
 /* The row type of one table: its layout in the module state, its fill. */
 static void
 row_type_of(ttpy_state *st, int protocol, int family, const ttpy_row_layout **layout,
             int (**fill)(PyObject *, const row_source *))
 {
-    if (protocol == IPPROTO_UDP) {
+    if (family == AF_UNIX) {
+        *layout = &st->unix_rows;
+        *fill = fill_IN_UNIX;
+    }
+    else if (protocol == IPPROTO_UDP) {
         *layout = family == AF_INET6 ? &st->udp6_rows : &st->udp4_rows;
         *fill = family == AF_INET6 ? fill_IN_UDP6 : fill_IN_UDP4;
     }
@@ -393,11 +432,11 @@ row_type_of(ttpy_state *st, int protocol, int family, const ttpy_row_layout **la
 
 PyObject *
 ttpy_build_rows(ttpy_state *st, int protocol, int family, const tt_row *rows,
-                const uint32_t *index, size_t stride, size_t n)
+                const char *names, const uint32_t *index, size_t stride, size_t n)
 {
     const ttpy_row_layout *layout;
     int (*fill)(PyObject *, const row_source *);
-    row_source source = {st, NULL, family, NULL};
+    row_source source = {st, NULL, family, names, NULL};
     object_cache *cache = NULL;
     PyObject *table = PyTuple_New((Py_ssize_t)n);
 
@@ -434,7 +473,8 @@ error:
 PyObject *
 ttpy_build_table(ttpy_state *st, const tt_rows *rows)
 {
-    return ttpy_build_rows(st, rows->protocol, rows->family, rows->rows, NULL, 0, rows->len);
+    return ttpy_build_rows(st, rows->protocol, rows->family, rows->rows, rows->names, NULL, 0,
+                           rows->len);
 }
 
 /* ---- the types ---------------------------------------------------------- */
@@ -491,6 +531,8 @@ dealloc_of(unsigned row_type)
         return row_dealloc_IN_TCP4;
     case IN_UDP6:
         return row_dealloc_IN_UDP6;
+    case IN_UNIX:
+        return row_dealloc_IN_UNIX;
     default:
         return row_dealloc_IN_UDP4;
     }
@@ -550,6 +592,9 @@ ttpy_add_row_types(PyObject *module, ttpy_state *st)
                   "more fields by name.") < 0 ||
         make_type(module, &st->udp4_rows, IN_UDP4, "tcptable.Udp4Row",
                   "One row of the IPv4 UDP table: a tuple in MIB_UDPROW order, "
+                  "more fields by name.") < 0 ||
+        make_type(module, &st->unix_rows, IN_UNIX, "tcptable.UnixRow",
+                  "One row of the UNIX socket table (Linux): path, type and state, "
                   "more fields by name.") < 0)
         return -1;
     return PyModule_AddStringConstant(module, "_row_allocation", ttpy_row_allocation);
@@ -562,6 +607,7 @@ ttpy_row_types_traverse(ttpy_state *st, visitproc visit, void *arg)
     Py_VISIT(st->tcp4_rows.type);
     Py_VISIT(st->udp6_rows.type);
     Py_VISIT(st->udp4_rows.type);
+    Py_VISIT(st->unix_rows.type);
     return 0;
 }
 
@@ -572,4 +618,5 @@ ttpy_row_types_clear(ttpy_state *st)
     Py_CLEAR(st->tcp4_rows.type);
     Py_CLEAR(st->udp6_rows.type);
     Py_CLEAR(st->udp4_rows.type);
+    Py_CLEAR(st->unix_rows.type);
 }

@@ -1,4 +1,4 @@
-/* tcp6(), tcp4(), udp6() and udp4(): one table as a tuple of structseq rows. */
+/* tcp6(), tcp4(), udp6(), udp4() and unix(): one table as a tuple of structseq rows. */
 #include "glue.h"
 
 #define TABLE_OPTIONS                                                                         \
@@ -12,6 +12,10 @@ static const ttpy_entry tcp4_entry = {"tcp4", TABLE_OPTIONS, 0, IPPROTO_TCP, AF_
 #define UDP_OPTIONS (TABLE_OPTIONS & ~TTPY_OPT(TTPY_STATES))
 static const ttpy_entry udp6_entry = {"udp6", UDP_OPTIONS, 0, IPPROTO_UDP, AF_INET6, NULL};
 static const ttpy_entry udp4_entry = {"udp4", UDP_OPTIONS, 0, IPPROTO_UDP, AF_INET, NULL};
+/* UNIX sockets have no ports (Linux only: sock_diag AF_UNIX). */
+#define UNIX_OPTIONS (TTPY_OPT(TTPY_STATES) | TTPY_OPT(TTPY_SORT) | TTPY_OPT(TTPY_PIDS) | \
+                      TTPY_OPT(TTPY_NETNS))
+static const ttpy_entry unix_entry = {"unix", UNIX_OPTIONS, 0, 0, AF_UNIX, NULL};
 
 static PyObject *
 table(PyObject *module, const ttpy_entry *entry, PyObject *args, PyObject *kwargs)
@@ -51,4 +55,17 @@ PyObject *
 ttpy_udp4(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     return table(module, &udp4_entry, args, kwargs);
+}
+
+PyObject *
+ttpy_unix(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+#ifdef __linux__
+    return table(module, &unix_entry, args, kwargs);
+#else
+    (void)module, (void)args, (void)kwargs, (void)unix_entry;
+    PyErr_SetString(PyExc_NotImplementedError,
+                    "unix(): UNIX socket tables are read on Linux only (sock_diag AF_UNIX)");
+    return NULL;
+#endif
 }

@@ -1,4 +1,4 @@
-"""The machine's TCP connection and UDP socket tables, as fast as the OS hands them over.
+"""The machine's TCP connection, UDP and UNIX socket tables, as fast as the OS hands them over.
 
 >>> import tcptable
 >>> listening = tcptable.tcp6(states={tcptable.TcpState.LISTEN})
@@ -13,6 +13,7 @@ from ._tcptable import (
     Udp4Row,
     Udp6Row,
     UdpStats,
+    UnixRow,
     Watcher,
     counts,
     namespaces,
@@ -22,6 +23,7 @@ from ._tcptable import (
     udp4,
     udp6,
     udp_stats,
+    unix,
 )
 from .state import TcpState
 
@@ -35,6 +37,7 @@ __all__ = [
     "Udp4Row",
     "Udp6Row",
     "UdpStats",
+    "UnixRow",
     "Watcher",
     "counts",
     "namespaces",
@@ -44,6 +47,7 @@ __all__ = [
     "udp4",
     "udp6",
     "udp_stats",
+    "unix",
 ]
 # The one place the version is written: pyproject.toml reads it from here.
 __version__ = "0.1.0"

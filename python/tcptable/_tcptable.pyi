@@ -95,6 +95,20 @@ class Udp4Row(tuple[str, int], _Udp4Peer, _ByName, _UdpDrops, _StructSeq):
     @property
     def local_port(self) -> int: ...
 
+# Typing only: a UNIX row's field by name after _ByName's.
+class _UnixPeer:
+    @property
+    def peer_inode(self) -> int | None: ...
+
+@final
+class UnixRow(tuple[str | None, int, TcpState], _ByName, _UnixPeer, _StructSeq):
+    @property
+    def path(self) -> str | None: ...
+    @property
+    def type(self) -> int: ...
+    @property
+    def state(self) -> TcpState: ...
+
 _AnyRow = Tcp4Row | Tcp6Row | Udp4Row | Udp6Row
 _NetNs = str | bytes | os.PathLike[str] | os.PathLike[bytes] | int | None
 _Ports = Iterable[int] | None
@@ -234,6 +248,13 @@ def udp4(
     remote_ports: _Ports = None,
     netns: _NetNs = None,
 ) -> tuple[Udp4Row, ...]: ...
+def unix(
+    *,
+    states: Iterable[TcpState | int] | None = None,
+    sort: bool = False,
+    pids: bool = False,
+    netns: _NetNs = None,
+) -> tuple[UnixRow, ...]: ...
 @overload
 def counts(
     family: int | None = ...,

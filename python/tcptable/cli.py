@@ -1,5 +1,5 @@
 """``python -m tcptable``: this machine's TCP table, like ``netstat -tn`` / ``ss -tan``
-(``-u``: its UDP sockets, like ``netstat -un``)."""
+(``-u``: its UDP sockets, like ``netstat -un``; ``-x``: its UNIX sockets, like ``ss -xa``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,19 @@ import select
 import socket
 import sys
 
-from . import __version__, counts, namespaces, stats, tcp4, tcp6, udp4, udp6, udp_stats, watch
+from . import (
+    __version__,
+    counts,
+    namespaces,
+    stats,
+    tcp4,
+    tcp6,
+    udp4,
+    udp6,
+    udp_stats,
+    unix,
+    watch,
+)
 from .format import columns_text, row_dict, table_text
 from .state import TcpState
 
@@ -43,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         "--udp",
         action="store_true",
         help="UDP sockets (Linux); with -t, both; with --stats, the UDP counters",
+    )
+    p.add_argument(
+        "-x",
+        "--unix",
+        action="store_true",
+        help="UNIX sockets (Linux); with -t or -u, those too",
     )
     p.add_argument(
         "-l",
@@ -170,21 +188,27 @@ def _filters(args: argparse.Namespace) -> dict:
     }
 
 
-# Each (protocol, family) table, in the order the text shows them.
+# Windows' socket module has no AF_UNIX (unix() raises there); Linux's is 1.
+AF_UNIX = getattr(socket, "AF_UNIX", 1)
+# Each (protocol, family) table, in the order the text shows them; UNIX
+# sockets have protocol 0, as the C query does.
 TABLES = {
     (socket.IPPROTO_TCP, socket.AF_INET): tcp4,
     (socket.IPPROTO_TCP, socket.AF_INET6): tcp6,
     (socket.IPPROTO_UDP, socket.AF_INET): udp4,
     (socket.IPPROTO_UDP, socket.AF_INET6): udp6,
+    (0, AF_UNIX): unix,
 }
 
 
 def _tables(args: argparse.Namespace) -> list[tuple[int, int]]:
-    """The (protocol, family) tables -t, -u, -4 and -6 ask for (TCP if
-    neither -t nor -u)."""
-    protocols = {socket.IPPROTO_TCP} if args.tcp or not args.udp else set()
+    """The (protocol, family) tables -t, -u, -x, -4 and -6 ask for (TCP if
+    none of -t, -u, -x; -4 and -6 come without -x)."""
+    protocols = {socket.IPPROTO_TCP} if args.tcp or not (args.udp or args.unix) else set()
     if args.udp:
         protocols.add(socket.IPPROTO_UDP)
+    if args.unix:
+        protocols.add(0)
     return [(p, f) for p, f in TABLES if p in protocols and args.family in (None, f)]
 
 
@@ -194,6 +218,8 @@ def _read(args: argparse.Namespace, netns: str | None) -> list:
         filters = _filters(args)
         if protocol == socket.IPPROTO_UDP:
             del filters["states"]  # None: refused with -u when given
+        if protocol == 0:
+            del filters["local_ports"], filters["remote_ports"]  # refused with -x
         rows.extend(TABLES[protocol, family](sort=args.sort, netns=netns, **filters))
     return rows
 
@@ -354,6 +380,17 @@ def _watch(args: argparse.Namespace) -> int:
         return 0
 
 
+def _check_unix(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """-x reads rows (text or --json), of a namespace or all of them."""
+    if args.family is not None:
+        parser.error("-4 and -6 choose IP families: not with -x")
+    if args.local_port or args.remote_port:
+        parser.error("a UNIX socket has no ports: no --local-port or --remote-port with -x")
+    for name in ("count", "stats", "watch"):
+        if getattr(args, name) not in (None, False):
+            parser.error(f"-x lists UNIX sockets: not with --{name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # exits 2 on bad options
@@ -371,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--count counts TCP states: not with -u")
     if args.udp and args.tcp and args.stats:
         parser.error("--stats prints one protocol's counters: -t or -u, not both")
+    if args.unix:
+        _check_unix(parser, args)
     if args.watch is not None and (args.count or args.stats or args.list_namespaces or args.sort):
         parser.error(
             "--watch prints rows as they change: no --count, --stats, --list-namespaces or --sort"

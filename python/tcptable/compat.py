@@ -1,4 +1,4 @@
-"""``psutil.net_connections()`` for TCP and UDP, built from tcptable's rows.
+"""``psutil.net_connections()`` for TCP, UDP and UNIX sockets, built from tcptable's rows.
 
 >>> from tcptable.compat import net_connections
 >>> net_connections("inet")  # as psutil.net_connections("inet") would give it
@@ -15,7 +15,7 @@ import sys
 from collections import namedtuple
 from socket import AF_INET, AF_INET6, SOCK_DGRAM, SOCK_STREAM
 
-from ._tcptable import tcp4, tcp6, udp4, udp6
+from ._tcptable import tcp4, tcp6, udp4, udp6, unix
 from .state import TcpState
 
 __all__ = ["addr", "net_connections", "sconn"]
@@ -148,6 +148,23 @@ def _udp6() -> list:
     return _linux_udp(udp6(pids=True), AF_INET6, 2)
 
 
+# psutil's socket types are SocketKind members; a type it has no member for
+# stays an int, as psutil leaves it.
+_SOCKET_KINDS = {int(k): k for k in socket.SocketKind}
+
+
+def _unix() -> list:
+    # psutil reads /proc/net/unix: laddr the path ('' for an unbound socket),
+    # raddr '' (that file has no peer), status "NONE".
+    return [
+        _new(
+            sconn,
+            (-1, socket.AF_UNIX, _SOCKET_KINDS.get(r[1], r[1]), r[0] or "", "", "NONE", r.pid),
+        )
+        for r in unix(pids=True)
+    ]
+
+
 # psutil's kinds tcptable answers, each with its tables in psutil's order.
 KINDS = {"tcp": (_tcp4, _tcp6), "tcp4": (_tcp4,), "tcp6": (_tcp6,)}
 if not WINDOWS:  # tcptable reads no UDP table on Windows yet
@@ -158,10 +175,13 @@ if not WINDOWS:  # tcptable reads no UDP table on Windows yet
         inet=(_tcp4, _tcp6, _udp4, _udp6),
         inet4=(_tcp4, _udp4),
         inet6=(_tcp6, _udp6),
+        unix=(_unix,),
+        all=(_tcp4, _tcp6, _udp4, _udp6, _unix),
     )
 # psutil's other kinds, and why tcptable cannot answer them (yet).
-MISSING = {"unix": "UNIX sockets", "all": "UNIX sockets"}
+MISSING: dict[str, str] = {}
 if WINDOWS:
+    MISSING.update(unix="UNIX sockets", all="UNIX sockets")
     MISSING.update(dict.fromkeys(("udp", "udp4", "udp6", "inet", "inet4", "inet6"), "UDP sockets"))
 
 
@@ -170,9 +190,9 @@ def net_connections(kind: str = "tcp") -> list[sconn]:
     them: ``sconn(fd, family, type, laddr, raddr, status, pid)`` tuples.
 
     ``kind`` is "tcp", "tcp4", "tcp6" and on Linux also "udp", "udp4",
-    "udp6", "inet", "inet4" or "inet6" (TCP and UDP).  psutil's kinds that
-    need UNIX sockets ("unix", "all") raise ValueError rather than answer in
-    part, as does any other string."""
+    "udp6", "inet", "inet4" or "inet6" (TCP and UDP), "unix" (UNIX sockets)
+    or "all" (every one).  Elsewhere psutil's kinds tcptable cannot read there
+    raise ValueError rather than answer in part, as does any other string."""
     tables = KINDS.get(kind)
     if tables is not None:
         return [c for table in tables for c in table()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 
-from ._tcptable import Tcp4Row, Tcp6Row, Udp4Row, Udp6Row
+from ._tcptable import Tcp4Row, Tcp6Row, Udp4Row, Udp6Row, UnixRow
 
 __all__ = [
     "columns_text",
@@ -17,10 +17,16 @@ __all__ = [
     "table_text",
 ]
 
-Row = Tcp4Row | Tcp6Row | Udp4Row | Udp6Row
+Row = Tcp4Row | Tcp6Row | Udp4Row | Udp6Row | UnixRow
 UDP_ROWS = (Udp4Row, Udp6Row)
 # The text table's remote end and state of an unconnected UDP socket (ss's words).
 NO_PEER, UNCONNECTED = "*:*", "UNCONN"
+# A UNIX socket's type: ss's Netid for the text table, the word for JSON.
+UNIX_TYPES = {
+    socket.SOCK_STREAM: ("u_str", "stream"),
+    socket.SOCK_DGRAM: ("u_dgr", "dgram"),
+    socket.SOCK_SEQPACKET: ("u_seq", "seqpacket"),
+}
 
 
 def endpoint(addr: str, port: int, scope_id: int = 0) -> str:
@@ -43,10 +49,25 @@ def row_family(row: Row) -> socket.AddressFamily:
     return socket.AF_INET6 if isinstance(row, (Tcp6Row, Udp6Row)) else socket.AF_INET
 
 
+def _unix_type(row: UnixRow) -> tuple[str, str]:
+    return UNIX_TYPES.get(row.type, (f"u_{row.type}", str(row.type)))
+
+
 def row_dict(row: Row) -> dict[str, object]:
     """A JSON-ready dict; IPv4 rows get scope ids of 0 so every dict of a
     protocol has the same keys.  TCP rows have "state"; UDP rows "connected"
-    and "drops" instead, and remote ends of null while unconnected."""
+    and "drops" instead, and remote ends of null while unconnected.  UNIX
+    rows: family "unix", type ("stream", "dgram", "seqpacket"), state, path
+    (null unbound), inode and peer_inode (null: no peer, or from /proc)."""
+    if isinstance(row, UnixRow):
+        return {
+            "family": "unix",
+            "type": _unix_type(row)[1],
+            "state": row.state.name,
+            "path": row.path,
+            "inode": row.inode,
+            "peer_inode": row.peer_inode,
+        }
     v6 = row_family(row) == socket.AF_INET6
     udp = isinstance(row, UDP_ROWS)
     remote_scope = getattr(row, "remote_scope_id", None if udp and not row.connected else 0)
@@ -66,7 +87,13 @@ def row_dict(row: Row) -> dict[str, object]:
 def row_cells(row: Row) -> tuple[str, str, str, str]:
     """A row as the text table shows it: protocol, local, remote, state.  A
     UDP socket's state is UNCONN, remote *:*, until it connects: then
-    ESTABLISHED, as the kernel and netstat say."""
+    ESTABLISHED, as the kernel and netstat say.  A UNIX socket as ss -x
+    shows it: its type (u_str, u_dgr, u_seq), path (* unbound) and inode,
+    peer * and its inode when known, UNCONN for CLOSE."""
+    if isinstance(row, UnixRow):
+        peer = "*" if row.peer_inode is None else f"* {row.peer_inode}"
+        state = UNCONNECTED if row.state.name == "CLOSE" else row.state.name
+        return (_unix_type(row)[0], f"{row.path or '*'} {row.inode}", peer, state)
     udp = isinstance(row, UDP_ROWS)
     proto = ("udp" if udp else "tcp") + ("6" if row_family(row) == socket.AF_INET6 else "")
     if udp:

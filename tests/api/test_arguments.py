@@ -13,7 +13,9 @@ import pytest
 import tcptable
 from tcptable import TcpState
 
-TABLES = [tcptable.tcp6, tcptable.tcp4]
+LINUX = sys.platform.startswith("linux")
+# unix() takes the same states and sort (Linux; elsewhere it takes nothing).
+TABLES = [tcptable.tcp6, tcptable.tcp4, *([tcptable.unix] if LINUX else [])]
 
 
 @pytest.mark.parametrize("fn", TABLES)
@@ -105,12 +107,18 @@ def test_counts_argument_errors():
 
 
 LINUX_ONLY = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="Linux-only: TCPTABLE_BACKEND picks a Linux source"
+    not LINUX, reason="Linux-only: TCPTABLE_BACKEND picks a Linux source"
 )
 
 
+@pytest.mark.skipif(LINUX, reason="off Linux only: unix() reads sock_diag AF_UNIX")
+def test_unix_is_not_implemented_off_linux():
+    with pytest.raises(NotImplementedError, match="Linux only"):
+        tcptable.unix()
+
+
 @LINUX_ONLY
-@pytest.mark.parametrize("call", [tcptable.tcp6, tcptable.tcp4, tcptable.counts])
+@pytest.mark.parametrize("call", [tcptable.tcp6, tcptable.tcp4, tcptable.unix, tcptable.counts])
 def test_an_unknown_backend_name_is_a_value_error(call, monkeypatch):
     monkeypatch.setenv("TCPTABLE_BACKEND", "bogus")
     with pytest.raises(ValueError, match="TCPTABLE_BACKEND"):

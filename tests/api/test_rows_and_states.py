@@ -11,7 +11,7 @@ import types
 
 import pytest
 import tcptable
-from tcptable import Tcp4Row, Tcp6Row, TcpState, Udp4Row, Udp6Row
+from tcptable import Tcp4Row, Tcp6Row, TcpState, Udp4Row, Udp6Row, UnixRow
 
 # From the issue: MIB_TCP_STATE numbers, psutil's status names.
 STATES = {
@@ -45,6 +45,9 @@ UDP6_FIELDS = ("local_addr", "local_scope_id", "local_port")
 UDP4_FIELDS = ("local_addr", "local_port")
 UDP6_BY_NAME = ("remote_addr", "remote_scope_id", "remote_port", "connected", *BY_NAME, "drops")
 UDP4_BY_NAME = ("remote_addr", "remote_port", "connected", *BY_NAME, "drops")
+# UNIX rows (Linux): what ss -x shows first, the rest by name.
+UNIX_FIELDS = ("path", "type", "state")
+UNIX_BY_NAME = (*BY_NAME, "peer_inode")
 
 
 def test_tcp_state_members():
@@ -74,6 +77,7 @@ def field_names(cls) -> list[str]:
         (Tcp4Row, TCP4_FIELDS, BY_NAME),
         (Udp6Row, UDP6_FIELDS, UDP6_BY_NAME),
         (Udp4Row, UDP4_FIELDS, UDP4_BY_NAME),
+        (UnixRow, UNIX_FIELDS, UNIX_BY_NAME),
     ],
 )
 def test_row_type_fields(cls, fields, by_name):
@@ -108,7 +112,16 @@ def stub_properties(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> list
 
 @pytest.mark.parametrize(
     "cls",
-    [Tcp6Row, Tcp4Row, Udp6Row, Udp4Row, tcptable.TcpStats, tcptable.UdpStats, tcptable.Namespace],
+    [
+        Tcp6Row,
+        Tcp4Row,
+        Udp6Row,
+        Udp4Row,
+        UnixRow,
+        tcptable.TcpStats,
+        tcptable.UdpStats,
+        tcptable.Namespace,
+    ],
 )
 def test_stubs_have_the_row_types_shape(cls):
     """The stubs declare every field the C field table gives the type, in its

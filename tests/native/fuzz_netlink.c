@@ -1,7 +1,8 @@
 /* libFuzzer harness for tt_nl_decode(), the sock_diag batch decoder.
  *
  * Input: byte 0 bit 0 picks the family (0 AF_INET6, 1 AF_INET), bit 1 the
- * protocol (0 TCP, 1 UDP: the drops in INET_DIAG_SKMEMINFO), bytes 1-2 the
+ * protocol (0 TCP, 1 UDP: the drops in INET_DIAG_SKMEMINFO), bit 2 AF_UNIX
+ * instead (unix_diag_msg rows), bytes 1-2 the
  * MIB state set (little endian), bytes 3-6 our netlink port id (little
  * endian); the rest is one received batch, decoded as if recvmsg() had
  * returned it.  The sequence number is FUZZ_SEQ (the capture tool uses it). */
@@ -30,8 +31,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < PREFIX)
         return 0;
-    family = data[0] & 1 ? AF_INET : AF_INET6;
-    protocol = data[0] & 2 ? IPPROTO_UDP : IPPROTO_TCP;
+    family = data[0] & 4 ? AF_UNIX : data[0] & 1 ? AF_INET : AF_INET6;
+    protocol = family == AF_UNIX ? 0 : data[0] & 2 ? IPPROTO_UDP : IPPROTO_TCP;
     states = (tt_state_set)((data[1] | data[2] << 8) & TT_ALL_STATES);
     portid = (uint32_t)data[3] | (uint32_t)data[4] << 8 |
              (uint32_t)data[5] << 16 | (uint32_t)data[6] << 24;
@@ -54,7 +55,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  err.kind == TT_ERR_NOMEM));
     REQUIRE(rows.len <= rows.cap);
     for (size_t i = 0; i < rows.len; i++) {
-        check_row(&rows.rows[i], protocol, family);
+        if (family == AF_UNIX)
+            check_unix_row(&rows.rows[i], rows.names_len);
+        else
+            check_row(&rows.rows[i], protocol, family);
         REQUIRE(TT_STATE_IN(states, rows.rows[i].state));
     }
     /* The radix sort reads every decoded row: it must not fault on any. */

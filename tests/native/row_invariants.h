@@ -69,4 +69,19 @@ check_row(const tt_row *r, int protocol, int family)
     check_addr_text(family, r->remote_addr);
 }
 
+/* An AF_UNIX row: no endpoints, its name inside the `names_len` bytes that
+ * hold it (the rows' side table, or the parsed line). */
+static inline void
+check_unix_row(const tt_row *r, size_t names_len)
+{
+    REQUIRE(r->state >= TT_CLOSE && r->state < TT_DELETE_TCB);
+    REQUIRE(all_zero(r->local_addr, 16) && all_zero(r->remote_addr, 16));
+    REQUIRE(r->local_port == 0 && r->remote_port == 0 && !(r->has & TT_HAS_DROPS));
+    if (r->has & TT_HAS_NAME)
+        REQUIRE(r->name_len > 0 && (size_t)r->name_off + r->name_len <= names_len);
+    else
+        REQUIRE(r->name_off == 0 && r->name_len == 0);
+    REQUIRE(!(r->has & TT_HAS_PEER) || r->peer_inode != 0);
+}
+
 #endif

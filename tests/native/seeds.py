@@ -34,8 +34,12 @@ SK_MEMINFO_VARS = 9  # u32 values up to SK_MEMINFO_DROPS (Linux 4.7)
 
 
 def _kind(family: int, protocol: int) -> int:
-    """Byte 0 of a harness input: bit 0 IPv4, bit 1 UDP."""
-    return (family == socket.AF_INET) | (protocol == socket.IPPROTO_UDP) << 1
+    """Byte 0 of a harness input: bit 0 IPv4, bit 1 UDP, bit 2 AF_UNIX."""
+    return (
+        (family == socket.AF_INET)
+        | (protocol == socket.IPPROTO_UDP) << 1
+        | (family == socket.AF_UNIX) << 2
+    )
 
 
 def netlink_input(
@@ -202,6 +206,7 @@ def handmade_netlink() -> dict[str, bytes]:
     # TIME_WAIT only: the FIN_WAIT2 row above must be dropped by the decoder.
     out["timewait-filtered"] = netlink_input(v6, cases["timewait-filtered"][1], states=1 << 11)
     out.update(handmade_udp_netlink())
+    out.update(handmade_unix_netlink())
     return out
 
 
@@ -238,6 +243,74 @@ def handmade_udp_netlink() -> dict[str, bytes]:
     }
 
 
+UNIX_DIAG_MSG = struct.Struct("=BBBBI8s")  # struct unix_diag_msg, 16 bytes
+UNIX_DIAG_NAME, UNIX_DIAG_PEER, UNIX_DIAG_RQLEN, UNIX_DIAG_UID = 0, 2, 4, 7
+
+
+def nlattr(kind: int, payload: bytes, length: int | None = None) -> bytes:
+    """An attribute; ``length`` overrides nla_len.  Padded to 4 bytes."""
+    body = struct.pack("=HH", 4 + len(payload) if length is None else length, kind) + payload
+    return body + bytes(-len(body) % 4)
+
+
+def unix_diag(kind: int, state: int, inode: int, family: int = socket.AF_UNIX) -> bytes:
+    return UNIX_DIAG_MSG.pack(family, kind, state, 0, inode, bytes(8))
+
+
+def handmade_unix_netlink() -> dict[str, bytes]:
+    """AF_UNIX rows: names (path with its NUL, abstract with NULs inside,
+    empty), peers (0: not accepted yet), queues, uid, and bad attributes."""
+    done = nlmsg(NLMSG_DONE, struct.pack("=i", 0))
+    rqlen = nlattr(UNIX_DIAG_RQLEN, struct.pack("=II", 3, 7))
+    cases = {
+        "unix-path": unix_diag(1, 10, 11) + nlattr(UNIX_DIAG_NAME, b"/tmp/sock\0") + rqlen,
+        "unix-abstract": unix_diag(2, 7, 12) + nlattr(UNIX_DIAG_NAME, b"\0a\0b"),
+        "unix-empty-name": unix_diag(5, 7, 13) + nlattr(UNIX_DIAG_NAME, b""),
+        "unix-peer-uid": unix_diag(1, 1, 14)
+        + nlattr(UNIX_DIAG_PEER, struct.pack("=I", 15))
+        + nlattr(UNIX_DIAG_UID, struct.pack("=I", 1000))
+        + rqlen,
+        "unix-peer-zero": unix_diag(1, 1, 16) + nlattr(UNIX_DIAG_PEER, struct.pack("=I", 0)),
+        "unix-second-peer-zero": unix_diag(1, 1, 23)
+        + nlattr(UNIX_DIAG_PEER, struct.pack("=I", 15))
+        + nlattr(UNIX_DIAG_PEER, struct.pack("=I", 0)),
+        "unix-short-attributes": unix_diag(1, 1, 17)
+        + nlattr(UNIX_DIAG_PEER, b"\1")
+        + nlattr(UNIX_DIAG_RQLEN, b"\1\0\0\0")
+        + nlattr(UNIX_DIAG_UID, b""),
+        "unix-attribute-overrun": unix_diag(1, 1, 18) + nlattr(UNIX_DIAG_NAME, b"/x", length=99),
+        "unix-attribute-cut": unix_diag(1, 1, 19) + nlattr(UNIX_DIAG_NAME, b"/tmp/x")[:5],
+        "unix-message-short": unix_diag(1, 1, 20)[:12],
+        "unix-other-family": unix_diag(1, 1, 21, family=socket.AF_INET),
+        "unix-unknown-state": unix_diag(1, 13, 22),
+    }
+    return {
+        name: netlink_input(socket.AF_UNIX, nlmsg(SOCK_DIAG_BY_FAMILY, payload) + done)
+        for name, payload in cases.items()
+    }
+
+
+def handmade_unix_proc() -> dict[str, bytes]:
+    """/proc/net/unix lines: listener, connected, abstract, unnamed, a queued
+    connection (inode 0), and what may go wrong."""
+    listen = b"000000004c6851fb: 00000002 00000000 00010000 0001 01 7708627 /tmp/l"
+    cases = {
+        "unix-listen": listen,
+        "unix-connected": b"00000000c4005be4: 00000003 00000000 00000000 0001 03 7708626",
+        "unix-abstract": b"00000000fea1ebd9: 00000002 00000000 00000000 0002 01 7708629 @a@b",
+        "unix-queued": b"00000000cfa82e13: 00000003 00000000 00000000 0001 02     0 /tmp/l",
+        "unix-hidden-pointer": b"0000000000000000: 00000002 00000000 00000000 0005 01  1363",
+        "unix-no-pointer": listen[listen.index(b":") :],
+        "unix-path-after-two-spaces": listen.replace(b" /tmp", b"  /tmp"),
+        "unix-trailing-space": listen[: listen.index(b" /tmp")] + b" ",
+        "unix-type-too-large": listen.replace(b" 0001 ", b" 0100 "),
+        "unix-inode-not-decimal": listen.replace(b"7708627", b"77x8627"),
+        "unix-truncated": listen[:40],
+        "unix-header": b"Num       RefCount Protocol Flags    Type St Inode Path",
+    }
+    return {name: proc_input(socket.AF_UNIX, line) for name, line in cases.items()}
+
+
 def handmade_proc() -> dict[str, bytes]:
     v6, v4 = socket.AF_INET6, socket.AF_INET
     good4 = b"   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000"
@@ -268,6 +341,7 @@ def handmade_proc() -> dict[str, bytes]:
     }
     out = {name: proc_input(family, line) for name, (family, line) in cases.items()}
     out.update(handmade_udp_proc())
+    out.update(handmade_unix_proc())
     return out
 
 

@@ -2,11 +2,14 @@
 same table (from both Linux backends): the standard population (every state
 the tests can hold, IPv4, IPv6, dual stack, link-local) and, on Linux, UDP
 sockets bound, connected, dual stack and link-local, plus sockets held by
-child processes, some of them shared across fork.  Whole tuples are compared
+child processes, some of them shared across fork; on Linux also UNIX sockets
+("unix", "all") in a namespace of their own.  Whole tuples are compared
 as multisets; what remains different (docs/compat.md)
 is taken out explicitly and checked on its own: psutil's fd on Linux, the pid
 it names for a socket several processes hold, the identical tuples its set
-merges, and the namespace it reads from a thread that entered another."""
+merges, the namespace it reads from a thread that entered another, and its
+UNIX rows for connections not yet accepted and for descriptors sharing one
+socket."""
 
 from __future__ import annotations
 
@@ -37,8 +40,11 @@ FAMILIES = {**TCP_KINDS, **UDP_KINDS, **INET_KINDS} if LINUX else TCP_KINDS
 # psutil's pid for a socket no process it can see holds: on Windows the
 # owning pid as the table reports it (0 for TIME_WAIT, say), on Linux None.
 NO_OWNER = 0 if sys.platform == "win32" else None
+# The kinds with UNIX sockets (Linux), compared in a namespace of their own.
+UNIX_KINDS = ("unix", "all") if LINUX else ()
+SUPPORTED = [*FAMILIES, *UNIX_KINDS]
 # psutil's kinds that need sockets tcptable does not read, and strings no one accepts.
-REFUSED = [k for k in (*UDP_KINDS, *INET_KINDS, "unix", "all") if k not in FAMILIES]
+REFUSED = [k for k in (*UDP_KINDS, *INET_KINDS, "unix", "all") if k not in SUPPORTED]
 REFUSED += ["TCP", "", "tcp46", "udp46"]
 linux_only = pytest.mark.skipif(not LINUX, reason="Linux: uids, SO_REUSEPORT, /proc/<pid>/fd")
 
@@ -266,7 +272,7 @@ def test_types_and_fields_are_psutils(population, udp, psutil):
 
 @pytest.mark.parametrize("kind", REFUSED)
 def test_other_kinds_raise_and_name_the_supported_ones(kind):
-    supported = ", ".join(map(repr, FAMILIES))
+    supported = ", ".join(map(repr, SUPPORTED))
     with pytest.raises(ValueError, match=f"supported kinds: {supported}$") as raised:
         net_connections(kind)
     if kind in ("unix", "all"):
@@ -457,3 +463,108 @@ def test_public_names_work_here():
     assert compat.addr("::1", 1).ip == "::1"
     assert all(isinstance(c, compat.sconn) for c in compat.net_connections("tcp6"))
     assert hasattr(compat, "_windows_ipv6_text") == (sys.platform == "win32")
+
+
+# ---- UNIX sockets (Linux) ----------------------------------------------------
+
+# A child holding a UNIX datagram socket on an abstract name until its stdin closes.
+UNIX_HOLDER = (
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+    "s.bind(b'\\0' + sys.argv[1].encode())\n"
+    "print(flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@pytest.fixture
+def unix_sockets(netns, backend, tmp_path):
+    """UNIX sockets of every type in a namespace of the test's own: bound to
+    a path, abstract, unbound, socketpairs, a listener with an accepted
+    connection, unread data, one a child holds; and one TCP listener and one
+    UDP socket for "all"."""
+    made = []
+
+    def add(s: socket.socket) -> socket.socket:
+        made.append(s)
+        return s
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", UNIX_HOLDER, f"tt-child-{os.getpid()}"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        child.stdout.readline()  # bound
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_SEQPACKET):
+            add(socket.socket(socket.AF_UNIX, kind)).bind(str(tmp_path / f"k{kind}"))
+            add(socket.socket(socket.AF_UNIX, kind)).bind(f"\0tt-{os.getpid()}-{kind}".encode())
+            add(socket.socket(socket.AF_UNIX, kind))
+            a, b = map(add, socket.socketpair(socket.AF_UNIX, kind))
+            a.send(b"unread")
+        listener = add(socket.socket(socket.AF_UNIX))
+        listener.bind(str(tmp_path / "listener"))
+        listener.listen(5)
+        add(socket.socket(socket.AF_UNIX)).connect(str(tmp_path / "listener"))
+        add(listener.accept()[0])
+        add(socket.socket(V4)).bind(("127.0.0.1", 0))
+        made[-1].listen(1)
+        add(socket.socket(V6, socket.SOCK_DGRAM)).bind(("::1", 0))
+        yield made, child.pid
+    finally:
+        child.stdin.close()
+        child.wait()
+        for s in made:
+            s.close()
+
+
+def unix_tuple(s: socket.socket) -> tuple:
+    """A UNIX socket as psutil writes it, from the socket itself."""
+    name = s.getsockname()
+    if isinstance(name, bytes):
+        name = os.fsdecode(name.replace(b"\0", b"@"))
+    return (-1, socket.AF_UNIX, s.type, name, "", "NONE", os.getpid())
+
+
+@linux_only
+@pytest.mark.parametrize("kind", UNIX_KINDS)
+def test_unix_kinds_equal_psutil(unix_sockets, psutil, kind):
+    made, child = unix_sockets
+    ours = collections.Counter(net_connections(kind))
+    assert ours == theirs(psutil, kind)
+    mine = collections.Counter(c for c in ours.elements() if c.family == socket.AF_UNIX)
+    expected = collections.Counter(unix_tuple(s) for s in made if s.family == socket.AF_UNIX)
+    expected[
+        (-1, socket.AF_UNIX, socket.SOCK_DGRAM, f"@tt-child-{os.getpid()}", "", "NONE", child)
+    ] += 1
+    assert mine == expected
+    families = {socket.AF_UNIX, V4, V6} if kind == "all" else {socket.AF_UNIX}
+    assert {c.family for c in ours} == families
+    assert {type(c.type) for c in ours} == {socket.SocketKind}
+
+
+@linux_only
+def test_unix_differences_from_psutil(netns, backend, psutil, tmp_path):
+    """docs/compat.md's UNIX rows: a connection its listener has not accepted
+    has no socket inode, which psutil lists (from /proc/net/unix: the
+    listener's path, no pid) and tcptable does not (nor does the kernel's
+    sock_diag dump); a socket held by two descriptors is one row here, one
+    per descriptor in psutil."""
+    path = str(tmp_path / "queued")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)
+        listener.listen(1)
+        with socket.socket(socket.AF_UNIX) as client, socket.socket(socket.AF_UNIX) as held:
+            client.connect(path)
+            twice = os.dup(held.fileno())
+            try:
+                ours = collections.Counter(net_connections("unix"))
+                psutils = psutil.net_connections("unix")
+            finally:
+                os.close(twice)
+            queued = (-1, socket.AF_UNIX, socket.SOCK_STREAM, path, "", "NONE", None)
+            unbound = (-1, socket.AF_UNIX, socket.SOCK_STREAM, "", "", "NONE", os.getpid())
+            assert queued not in ours and ours[unbound] == 2  # client and held
+            assert collections.Counter(
+                c._replace(fd=-1) for c in psutils
+            ) == ours + collections.Counter({queued: 1, unbound: 1})

@@ -430,3 +430,79 @@ def udp_proc(family: int) -> collections.Counter:
             detail = UdpDetail(rx, tx, None, int(fields[7]), int(fields[9]), int(fields[12]))
             rows[(UdpRow(*_proc_endpoint(fields[1], family), *peer, connected), detail)] += 1
     return rows
+
+
+# ---- UNIX sockets (Linux) ---------------------------------------------------
+
+# ss -x's Netid column -> socket type.
+SS_UNIX_TYPES = {"u_str": socket.SOCK_STREAM, "u_dgr": socket.SOCK_DGRAM, "u_seq": 5}
+
+
+class UnixView(NamedTuple):
+    """One UNIX socket as a view shows it; None where the view has no value."""
+
+    path: str | None
+    type: int
+    state: str
+    inode: int
+    peer_inode: int | None = None
+    rx_queue: int | None = None
+    tx_queue: int | None = None
+    pid: int | None = None
+
+
+def unix_from_tcptable(row) -> UnixView:
+    return UnixView(
+        row.path,
+        row.type,
+        row.state.name,
+        row.inode,
+        row.peer_inode,
+        row.rx_queue,
+        row.tx_queue,
+        row.pid,
+    )
+
+
+def unix_ss() -> dict[int, UnixView]:
+    """``ss -xanpeH`` by inode.  Paths must hold no spaces; ss shows a peer of
+    inode 0 (none, or a connection not yet accepted) as ``* 0``."""
+    need_tool("ss", "iproute2")
+    out = subprocess.run(["ss", "-xanpeH"], check=True, capture_output=True, text=True).stdout
+    views = {}
+    for line in out.splitlines():
+        netid, state, recvq, sendq, local, inode, _, peer, *rest = line.split()
+        pids = [int(p) for p in re.findall(r"\bpid=(\d+)", " ".join(rest))]
+        views[int(inode)] = UnixView(
+            None if local == "*" else local,
+            SS_UNIX_TYPES[netid],
+            SS_STATES[state],
+            int(inode),
+            int(peer) or None,
+            int(recvq),
+            int(sendq),
+            min(pids) if pids else None,
+        )
+    return views
+
+
+def unix_proc() -> dict[int, UnixView]:
+    """/proc/thread-self/net/unix by inode: path, type, state (Flags' listen
+    bit, else St: 3 connected, 1 not), inode; nothing else is in it.  Rows of
+    inode 0 (connections not accepted yet) are left out, as netlink does."""
+    views = {}
+    with open("/proc/thread-self/net/unix") as f:
+        next(f)
+        for line in f:
+            _, _, _, flags, kind, st, inode, *path = line.split()
+            if int(inode) == 0:
+                continue
+            state = (
+                "LISTEN"
+                if int(flags, 16) & 0x10000
+                else {3: "ESTABLISHED"}.get(int(st, 16), "CLOSE")
+            )
+            views[int(inode)] = UnixView(
+                path[0] if path else None, int(kind, 16), state, int(inode)
+            )
+    return views

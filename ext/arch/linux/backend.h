@@ -52,6 +52,19 @@ enum { TT_NL_MORE = 0, TT_NL_DONE = 1 };
 int tt_nl_decode(const void *buf, size_t len, uint32_t seq, uint32_t portid,
                  const tt_query *q, tt_rows *out, tt_error *err);
 
+/* UNIX_DIAG_UID and UDIAG_SHOW_UID (linux/unix_diag.h, Linux 5.3; older
+ * headers lack them, older kernels ignore the bit). */
+#define TT_UNIX_DIAG_UID 7
+#define TT_UDIAG_SHOW_UID 0x40
+
+/* Decodes one AF_UNIX sock_diag message (a unix_diag_msg and its
+ * attributes, `len` untrusted bytes) into a row of `out` when its state is
+ * one the query asks for: type, state, inode, and the name, peer, queues and
+ * uid the kernel sent (unixdiag.c; tt_nl_decode() calls it for AF_UNIX
+ * queries).  0, or -1 with *err set. */
+int tt_unix_decode(const uint8_t *data, size_t len, const tt_query *q, tt_rows *out,
+                   tt_error *err);
+
 /* The port filter as inet_diag bytecode (bytecode.c): at most
  * TT_BYTECODE_MAX_RANGES ranges of consecutive ports per direction go to the
  * kernel, whose cost grows with each; larger sets are filtered in C only. */
@@ -73,11 +86,13 @@ int tt_snmp_parse(int protocol, int family, const char *text, size_t len, tt_sta
  * newline: endpoints, state, queues, uid and inode, and for UDP the drops.
  * Returns 0 with *row filled (TT_HAS_QUEUES set, TT_HAS_UID and TT_HAS_INODE
  * for a full socket, TT_HAS_DROPS for UDP), or -1 when the line is
- * malformed. */
+ * malformed.  A line of /proc/net/unix (protocol 0, AF_UNIX) gives type,
+ * state and inode, and for a bound socket TT_HAS_NAME with name_off and
+ * name_len the name's place in `line` (the caller copies it out). */
 int tt_proc_parse_line(const char *line, size_t len, int protocol, int family, tt_row *row);
 
-/* Whether a /proc table's first line is its header. */
-int tt_proc_is_header(const char *line, size_t len);
+/* Whether a /proc table's first line is its header (`family`'s table). */
+int tt_proc_is_header(int family, const char *line, size_t len);
 
 /* Sets pid (TT_HAS_PID) on rows[first..] whose inode a visible process
  * holds: the lowest such pid (owners.c). */

@@ -129,6 +129,8 @@ decode_message(const struct nlmsghdr *h, const uint8_t *data, const tt_query *q,
     }
     case SOCK_DIAG_BY_FAMILY: {
         struct inet_diag_msg m;
+        if (q->family == AF_UNIX)
+            return tt_unix_decode(data, payload, q, out, err) < 0 ? -1 : TT_NL_MORE;
         if (payload < sizeof(m))
             return tt_fail(err, TT_ERR_PROTO, EPROTO,
                            "sock_diag message too short");

@@ -27,17 +27,21 @@ netlink_unavailable(const tt_error *err)
 
 /* The owner policy, the only one: with TT_WANT_OWNERS, rows keep the uid and
  * inode their source saw and gain the pid that holds them; without, they
- * show no owner at all. */
+ * show no owner at all.  A UNIX socket keeps its inode: it is the socket's
+ * identity, which peer_inode names. */
 static int
 apply_owner_policy(const tt_query *q, tt_rows *rows, size_t first, tt_error *err)
 {
+    uint8_t drop = q->family == AF_UNIX ? TT_HAS_UID : TT_HAS_UID | TT_HAS_INODE;
+
     if (q->want & TT_WANT_OWNERS)
         return tt_linux_find_owners(rows, first, err);
     for (size_t i = first; i < rows->len; i++) {
         tt_row *r = &rows->rows[i];
-        r->has &= (uint8_t)~(TT_HAS_UID | TT_HAS_INODE);
+        r->has &= (uint8_t)~drop;
         r->uid = 0;
-        r->inode = 0;
+        if (drop & TT_HAS_INODE)
+            r->inode = 0;
     }
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <sys/utsname.h>
 
@@ -46,12 +47,16 @@ send_request(int fd, const tt_query *q, int filter, tt_error *err)
 {
     struct request {
         struct nlmsghdr nlh;
-        struct inet_diag_req_v2 req;
+        union {
+            struct inet_diag_req_v2 inet;
+            struct unix_diag_req unix_;
+        } req;
         struct nlattr bytecode;
         uint8_t program[TT_BYTECODE_MAX];
     } msg;
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-    int program_len = filter ? tt_nl_bytecode(q, msg.program, sizeof(msg.program)) : 0;
+    int program_len =
+        filter && q->family != AF_UNIX ? tt_nl_bytecode(q, msg.program, sizeof(msg.program)) : 0;
 
     /* Zero all but the program: non-zero ports in req.id would filter too. */
     memset(&msg, 0, offsetof(struct request, program));
@@ -64,16 +69,25 @@ send_request(int fd, const tt_query *q, int filter, tt_error *err)
     msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
     msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     msg.nlh.nlmsg_seq = REQUEST_SEQ;
-    msg.req.sdiag_family = (uint8_t)q->family;
-    msg.req.sdiag_protocol = (uint8_t)q->protocol;
-    msg.req.idiag_states = tt_linux_state_mask(
-        q->states, q->protocol == IPPROTO_TCP && TT_STATE_IN(q->states, TT_FIN_WAIT2) &&
-                       orphans_need_time_wait());
-    /* Each extension costs bytes per row: only UDP asks for one, the socket
-     * memory counters that hold its drop count (diag.c). */
-    if (q->protocol == IPPROTO_UDP)
-        msg.req.idiag_ext = 1u << (INET_DIAG_SKMEMINFO - 1);
-
+    if (q->family == AF_UNIX) {
+        /* Every field the rows show, and the uid where the kernel has it. */
+        msg.nlh.nlmsg_len = NLMSG_HDRLEN + sizeof(msg.req.unix_);
+        msg.req.unix_.sdiag_family = AF_UNIX;
+        msg.req.unix_.udiag_states = tt_linux_state_mask(q->states, 0);
+        msg.req.unix_.udiag_show =
+            UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | TT_UDIAG_SHOW_UID;
+    }
+    else {
+        msg.req.inet.sdiag_family = (uint8_t)q->family;
+        msg.req.inet.sdiag_protocol = (uint8_t)q->protocol;
+        msg.req.inet.idiag_states = tt_linux_state_mask(
+            q->states, q->protocol == IPPROTO_TCP && TT_STATE_IN(q->states, TT_FIN_WAIT2) &&
+                           orphans_need_time_wait());
+        /* Each extension costs bytes per row: only UDP asks for one, the
+         * socket memory counters that hold its drop count (diag.c). */
+        if (q->protocol == IPPROTO_UDP)
+            msg.req.inet.idiag_ext = 1u << (INET_DIAG_SKMEMINFO - 1);
+    }
     if (sendto(fd, &msg, msg.nlh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
         return tt_fail(err, errno == EINTR ? TT_ERR_INTR : TT_ERR_OS, errno,
                        "netlink sendto()");

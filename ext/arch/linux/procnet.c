@@ -1,4 +1,4 @@
-/* The fallback: /proc/thread-self/net/tcp, tcp6, udp and udp6 (one table of
+/* The fallback: /proc/thread-self/net/tcp, tcp6, udp, udp6 and unix (one table of
  * files keyed by protocol and family), read in large chunks and parsed in
  * place.  The kernel prints each address as 32-bit words in host byte order
  * (%08X), so storing each word natively gives network order.
@@ -139,6 +139,52 @@ take_drops(const char **p, const char *end, tt_row *row)
     return 0;
 }
 
+/* __SO_ACCEPTCON in the Flags column: a listener. */
+#define UNIX_ACCEPTCON 0x10000
+/* The St column: the socket's SS_* state (SS_CONNECTING for a connection
+ * queued on a listener, not yet accepted). */
+#define SS_CONNECTING_ 2
+#define SS_CONNECTED_ 3
+
+/* "Num: RefCount Protocol Flags Type St Inode[ Path]", Num a hex pointer
+ * (zeros where kptr_restrict hides it), the next five hex, the inode
+ * decimal; the path as bound, '@' first for an abstract name.  It has no
+ * peer and no queues. */
+static int
+parse_unix_line(const char *line, const char *end, tt_row *row)
+{
+    const char *p = line;
+    uint32_t hex, flags, type, st;
+    uint64_t inode;
+
+    while (p < end && *p != ':')
+        if (take_hex(&p, end, 1, &hex) < 0)
+            return -1;
+    if (p == line || take_char(&p, end, ':') < 0 || take_char(&p, end, ' ') < 0 ||
+        take_hex(&p, end, 8, &hex) < 0 || take_char(&p, end, ' ') < 0 ||
+        take_hex(&p, end, 8, &hex) < 0 || take_char(&p, end, ' ') < 0 ||
+        take_hex(&p, end, 8, &flags) < 0 || take_char(&p, end, ' ') < 0 ||
+        take_hex(&p, end, 4, &type) < 0 || take_char(&p, end, ' ') < 0 ||
+        take_hex(&p, end, 2, &st) < 0 || take_dec(&p, end, &inode) < 0 || type > UINT8_MAX)
+        return -1;
+    row->type = (uint8_t)type;
+    row->inode = inode;
+    /* Inode 0: a connection queued on a listener, not accepted yet, which
+     * has no socket; netlink skips it, and so does tt_proc_dump(). */
+    row->has = inode != 0 ? TT_HAS_INODE : 0;
+    row->state = flags & UNIX_ACCEPTCON ? TT_LISTEN
+                 : st == SS_CONNECTED_ || st == SS_CONNECTING_ ? TT_ESTABLISHED
+                                                               : TT_CLOSE;
+    if (p < end) {
+        if (take_char(&p, end, ' ') < 0 || p == end || end - p > UINT16_MAX)
+            return -1;
+        row->name_off = (uint32_t)(p - line);
+        row->name_len = (uint16_t)(end - p);
+        row->has |= TT_HAS_NAME;
+    }
+    return 0;
+}
+
 int
 tt_proc_parse_line(const char *line, size_t len, int protocol, int family, tt_row *row)
 {
@@ -147,6 +193,8 @@ tt_proc_parse_line(const char *line, size_t len, int protocol, int family, tt_ro
     uint32_t state;
 
     memset(row, 0, sizeof(*row));
+    if (family == AF_UNIX)
+        return parse_unix_line(line, end, row);
     while (p < end && *p == ' ')
         p++;
     if (p == end || *p < '0' || *p > '9') /* the slot number, decimal */
@@ -174,10 +222,10 @@ tt_proc_parse_line(const char *line, size_t len, int protocol, int family, tt_ro
 }
 
 int
-tt_proc_is_header(const char *line, size_t len)
+tt_proc_is_header(int family, const char *line, size_t len)
 {
-    static const char column[] = "local_address";
-    size_t n = sizeof(column) - 1;
+    const char *column = family == AF_UNIX ? "Inode" : "local_address";
+    size_t n = strlen(column);
 
     for (size_t i = 0; i + n <= len; i++)
         if (memcmp(line + i, column, n) == 0)
@@ -202,7 +250,7 @@ parse_lines(proc_reader *r, const char *buf, size_t len, tt_rows *out, size_t *c
     while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
         tt_row row;
         if (!r->seen_header) {
-            if (!tt_proc_is_header(p, (size_t)(nl - p)))
+            if (!tt_proc_is_header(r->q->family, p, (size_t)(nl - p)))
                 return tt_fail(err, TT_ERR_PROTO, EPROTO, r->path);
             r->seen_header = 1;
         }
@@ -210,11 +258,19 @@ parse_lines(proc_reader *r, const char *buf, size_t len, tt_rows *out, size_t *c
                  0) {
             return tt_fail(err, TT_ERR_PROTO, EPROTO, r->path);
         }
+        else if (r->q->family == AF_UNIX && !(row.has & TT_HAS_INODE)) {
+            /* no socket yet (parse_unix_line()) */
+        }
         else if (tt_query_wants(r->q, row.state, row.local_port, row.remote_port)) {
             tt_row *slot = tt_rows_push(out, err);
             if (slot == NULL)
                 return -1;
             *slot = row;
+            /* A UNIX socket's name is in the line: keep a copy. */
+            if ((row.has & TT_HAS_NAME) &&
+                tt_rows_set_name(out, slot, p + row.name_off, row.name_len, p[row.name_off] == '@',
+                                 err) < 0)
+                return -1;
         }
         p = nl + 1;
     }
@@ -231,6 +287,7 @@ static const struct {
     {IPPROTO_TCP, AF_INET6, TT_PROC_NET_FILES("tcp6")},
     {IPPROTO_UDP, AF_INET, TT_PROC_NET_FILES("udp")},
     {IPPROTO_UDP, AF_INET6, TT_PROC_NET_FILES("udp6")},
+    {0, AF_UNIX, TT_PROC_NET_FILES("unix")},
 };
 
 /* This kernel's file of the table (protocol, family); NULL: none is known. */
