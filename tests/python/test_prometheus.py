@@ -394,14 +394,16 @@ def test_concurrent_scrapes_leave_rss_flat(one_pair_each, exporters):
         assert max(later) - warm <= 512, (warm, later)
         return
     # Free-threaded: each request's thread allocates from a mimalloc heap of
-    # its own, and RSS swings with how many overlap (measured after the
-    # warm-up: 30776 KiB, then 30820-31404 KiB over 12 rounds, down as often
-    # as up).  A leak raises every later round; the swings leave a floor
-    # within 50 KiB.  So: the lowest of rounds 4-6, where a leak of 500 bytes
-    # a scrape has added 780 KiB or more.
-    later = [round_of() for _ in range(6)]
+    # its own, and RSS swings both ways with how many overlap, by up to
+    # 1.8 MiB from one round to the next (measured: 31672-33544 KiB over 10
+    # rounds, no trend; one CI run's warm-up fell at a low, and rounds 4-6
+    # all above it by 672 KiB or more).  A leak lifts the floor the swings
+    # leave: so the floor of the last three of twelve rounds against the
+    # floor of the warm-up and the first two, nine rounds apart, where a
+    # leak of 500 bytes a scrape lifts it by 1.7 MiB.
+    later = [round_of() for _ in range(12)]
     assert failures == []
-    assert min(later[3:]) - warm <= 512, (warm, later)
+    assert min(later[-3:]) - min(warm, *later[:2]) <= 768, (warm, later)
 
 
 @linux_only
