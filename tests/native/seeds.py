@@ -19,6 +19,7 @@ from pathlib import Path
 CORPUS = Path(__file__).parent / "corpus"
 FUZZ_SEQ = 0x74637074  # fuzz_netlink.c decodes with this sequence number
 NETLINK_SOCK_DIAG = 4
+AF_UNIX = 1  # Linux's; Windows' socket module, which collects this file too, has none
 SOCK_DIAG_BY_FAMILY = 20
 NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE = 1, 2, 3
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
@@ -38,7 +39,7 @@ def _kind(family: int, protocol: int) -> int:
     return (
         (family == socket.AF_INET)
         | (protocol == socket.IPPROTO_UDP) << 1
-        | (family == socket.AF_UNIX) << 2
+        | (family == AF_UNIX) << 2
     )
 
 
@@ -253,7 +254,7 @@ def nlattr(kind: int, payload: bytes, length: int | None = None) -> bytes:
     return body + bytes(-len(body) % 4)
 
 
-def unix_diag(kind: int, state: int, inode: int, family: int = socket.AF_UNIX) -> bytes:
+def unix_diag(kind: int, state: int, inode: int, family: int = AF_UNIX) -> bytes:
     return UNIX_DIAG_MSG.pack(family, kind, state, 0, inode, bytes(8))
 
 
@@ -285,7 +286,7 @@ def handmade_unix_netlink() -> dict[str, bytes]:
         "unix-unknown-state": unix_diag(1, 13, 22),
     }
     return {
-        name: netlink_input(socket.AF_UNIX, nlmsg(SOCK_DIAG_BY_FAMILY, payload) + done)
+        name: netlink_input(AF_UNIX, nlmsg(SOCK_DIAG_BY_FAMILY, payload) + done)
         for name, payload in cases.items()
     }
 
@@ -308,7 +309,7 @@ def handmade_unix_proc() -> dict[str, bytes]:
         "unix-truncated": listen[:40],
         "unix-header": b"Num       RefCount Protocol Flags    Type St Inode Path",
     }
-    return {name: proc_input(socket.AF_UNIX, line) for name, line in cases.items()}
+    return {name: proc_input(AF_UNIX, line) for name, line in cases.items()}
 
 
 def handmade_proc() -> dict[str, bytes]:
