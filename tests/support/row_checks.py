@@ -47,6 +47,12 @@ def check_rows(rows: tuple, family: int, *, unique: bool = True) -> None:
 
 
 def check_once(rows: tuple, stable: set, key: Callable = tuple) -> None:
-    """Each of the `stable` rows (as `key` makes them) appears exactly once."""
+    """Each of the `stable` rows (as `key` makes them) appears exactly once;
+    under Wine at least once (its table is /proc/net/tcp read in pieces,
+    which repeats a row when others churn meanwhile)."""
     seen = collections.Counter(map(key, rows))
-    assert {row: seen[row] for row in stable} == dict.fromkeys(stable, 1)
+    want = {row: seen[row] for row in stable}
+    if WINE:
+        assert min(want.values(), default=1) >= 1, want
+    else:
+        assert want == dict.fromkeys(stable, 1)
