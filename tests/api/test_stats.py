@@ -95,12 +95,13 @@ def test_stats_of_another_namespace(netns):
         os.close(fd)
 
 
+@pytest.mark.parametrize("call", ["stats", "udp_stats"])
 @pytest.mark.parametrize(
     "family,error", [(None, ValueError), (99, ValueError), ("AF_INET", TypeError)]
 )
-def test_bad_family(family, error):
+def test_bad_family(call, family, error):
     with pytest.raises(error, match="family"):
-        tcptable.stats(family)
+        getattr(tcptable, call)(family)
 
 
 @pytest.mark.skipif(sys.platform.startswith("linux"), reason="off Linux only")

@@ -135,14 +135,6 @@ def test_udp_stats_of_another_namespace(netns):
         os.close(fd)
 
 
-@pytest.mark.parametrize(
-    "family,error", [(None, ValueError), (99, ValueError), ("AF_INET", TypeError)]
-)
-def test_bad_family(family, error):
-    with pytest.raises(error, match="family"):
-        tcptable.udp_stats(family)
-
-
 def test_stats_still_answers_for_tcp():
     """stats() keeps its type: the UDP counters have their own call."""
     assert type(tcptable.stats()) is tcptable.TcpStats
