@@ -65,6 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a stop does not wait for a slow scraper
+    timeout = 0.5  # how long handle_request() waits, so how soon a stop is seen
+    stopping = False
 
     def __init__(self, address: tuple[str, int], family: int, registry: CollectorRegistry):
         self.address_family = family
@@ -86,10 +88,6 @@ def _bind(text: str, registry: CollectorRegistry) -> _Server:
         raise UsageError(f"cannot serve on {text}: {exc.strerror or exc}") from None
 
 
-def _stop(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM ends the server as SIGINT does
-
-
 def serve(address: str, collector: TcpCollector) -> int:
     """Serves until SIGINT or SIGTERM; returns the exit status."""
     registry = CollectorRegistry(auto_describe=False)
@@ -104,11 +102,16 @@ def serve(address: str, collector: TcpCollector) -> int:
     logging.getLogger("tcptable").addHandler(errors)
     host, port = server.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
+
+    def stop(signum, frame) -> None:
+        # A flag, not an exception: a handler runs wherever the main thread
+        # is, and an exception raised inside a finalizer is printed and lost.
+        server.stopping = True
+
     with server:
-        try:
-            signal.signal(signal.SIGTERM, _stop)
-            print(f"tcptable: serving http://{shown}:{port}/metrics", file=sys.stderr, flush=True)
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, stop)
+        print(f"tcptable: serving http://{shown}:{port}/metrics", file=sys.stderr, flush=True)
+        while not server.stopping:
+            server.handle_request()
     return 0
