@@ -19,9 +19,11 @@ import textwrap
 
 import procmask
 import pytest
-from native_tools import asan_preloaded, shim_env
+from native_tools import LINUX, OFF_LINUX, asan_preloaded, shim_env
 from oracles import counter, ss_rows, without_scopes
 from population import Population
+
+pytestmark = pytest.mark.skipif(not LINUX, reason=OFF_LINUX)
 
 FALLBACK_ERRNOS = [errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT, errno.EPERM]
 

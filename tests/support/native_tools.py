@@ -14,6 +14,9 @@ from netns import skip_or_fail
 
 NATIVE = Path(__file__).parent.parent / "native"
 TOOLS_FLAG = "TCPTABLE_REQUIRE_TOOLS"
+LINUX = sys.platform.startswith("linux")
+# For a module's skipif mark too: the Windows runner plans its sessions by marks.
+OFF_LINUX = "Linux-only: the native test tools (libFuzzer, LD_PRELOAD shims)"
 
 
 def standalone_env() -> dict[str, str]:
@@ -39,10 +42,10 @@ def _build() -> Path | str:
 
 def native_dir() -> Path:
     """Where the fuzz harnesses and failshim.so are; skips without clang."""
-    if not sys.platform.startswith("linux"):
+    if not LINUX:
         import pytest
 
-        pytest.skip("Linux-only: the native test tools (libFuzzer, LD_PRELOAD shims)")
+        pytest.skip(OFF_LINUX)
     built = _build()
     if isinstance(built, str):
         skip_or_fail(built, TOOLS_FLAG)

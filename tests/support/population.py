@@ -234,7 +234,9 @@ class Population:
                 rows = psutil_rows()
             return rows == without_scopes(self.expected)
 
-        wait_for(settled, "the population to reach its expected states")
+        # Generous: under Wine each look is a table read through wineserver,
+        # slow on a loaded machine (it returns as soon as the rows agree).
+        wait_for(settled, "the population to reach its expected states", timeout=20.0)
 
     def close(self) -> None:
         for s in self.sockets:

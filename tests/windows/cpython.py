@@ -535,8 +535,9 @@ class Session:
 
 
 def plan_groups(session: Session, python: Path, out: Path, tests: list[str]) -> list[list[str]]:
-    """Test ids in groups that each get a namespace: a module's tests
-    together, and apart every test that asks for a namespace of its own."""
+    """Test ids in groups that each get a namespace: the tests marked to
+    skip here, all together; a module's tests together; and apart every test
+    that asks for a namespace of its own."""
     plan = out / "plan.json"
     proc = session.run(
         [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only", *tests],
@@ -548,14 +549,31 @@ def plan_groups(session: Session, python: Path, out: Path, tests: list[str]) -> 
             f"collecting the suite under Windows CPython failed:\n"
             f"{proc.stdout[-5000:]}{proc.stderr[-2000:]}"
         )
+    skipped: list[str] = []
     modules: dict[str, list[str]] = {}
     alone: list[list[str]] = []
     for item in json.loads(plan.read_text()):
-        if item["own_namespace"]:
+        if item["skip"]:
+            skipped.append(item["nodeid"])
+        elif item["own_namespace"]:
             alone.append([item["nodeid"]])
         else:
             modules.setdefault(item["nodeid"].split("::")[0], []).append(item["nodeid"])
-    return list(modules.values()) + alone
+    return [*_within_command_line(skipped), *modules.values(), *alone]
+
+
+def _within_command_line(ids: list[str], limit: int = 24_000) -> list[list[str]]:
+    """ids in runs of consecutive ones that fit on a Windows command line
+    (32,767 characters)."""
+    groups: list[list[str]] = []
+    size = limit
+    for nodeid in ids:
+        if size + len(nodeid) + 1 > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(nodeid)
+        size += len(nodeid) + 1
+    return groups
 
 
 @dataclass
