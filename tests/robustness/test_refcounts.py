@@ -13,7 +13,7 @@ import pytest
 import tcptable
 from tcptable import TcpState
 
-CALLS = 3000
+CALLS = 1000
 
 
 def one_round() -> None:
