@@ -38,7 +38,9 @@ _new = tuple.__new__  # builds a namedtuple without a Python-level __new__ call
 
 
 # Each converter takes the rows and the index of the local port, the remote
-# address and the remote port in them (the local address is always at 1).
+# address and the remote port in them (TCP rows: the local address is at 1,
+# after the state); the UDP ones the local port's (the local address is at 0,
+# the peer read by name).
 
 
 def _linux(rows, family, lp: int, ra: int, rp: int) -> list:
@@ -60,10 +62,41 @@ def _linux(rows, family, lp: int, ra: int, rp: int) -> list:
     ]
 
 
-def _windows(rows, family, lp: int, ra: int, rp: int) -> list:
+def _linux_udp(rows, family, lp: int) -> list:
+    # psutil reads /proc/net/udp*: status "NONE", and an endpoint with port 0
+    # (the remote end of an unconnected socket) is ().
+    return [
+        _new(
+            sconn,
+            (
+                -1,
+                family,
+                SOCK_DGRAM,
+                _new(addr, (r[0], r[lp])) if r[lp] else (),
+                _new(addr, (r.remote_addr, r.remote_port)) if r.remote_port else (),
+                "NONE",
+                r.pid,
+            ),
+        )
+        for r in rows
+    ]
+
+
+def _windows_end(text, ip: str, port: int):
     # psutil's Windows code: an endpoint is () when both its address and port
-    # are zero, and the remote one of every LISTEN row is ().
-    text = _windows_ipv6_text if family == AF_INET6 else str
+    # are zero.
+    return () if not port and ip in ZERO_ADDRS else _new(addr, (text(ip), port))
+
+
+def _windows_text(family):
+    # How psutil's Windows code writes the family's addresses.
+    return _windows_ipv6_text if family == AF_INET6 else str
+
+
+def _windows(rows, family, lp: int, ra: int, rp: int) -> list:
+    # As psutil reads GetExtendedTcpTable: the remote end of every LISTEN row
+    # is () too.  A pid None (TIME_WAIT's owner 0) is 0 there: NO_PID.
+    text = _windows_text(family)
     return [
         _new(
             sconn,
@@ -71,14 +104,22 @@ def _windows(rows, family, lp: int, ra: int, rp: int) -> list:
                 -1,
                 family,
                 SOCK_STREAM,
-                () if not r[lp] and r[1] in ZERO_ADDRS else _new(addr, (text(r[1]), r[lp])),
-                ()
-                if r[0] == LISTEN or (not r[rp] and r[ra] in ZERO_ADDRS)
-                else _new(addr, (text(r[ra]), r[rp])),
+                _windows_end(text, r[1], r[lp]),
+                () if r[0] == LISTEN else _windows_end(text, r[ra], r[rp]),
                 STATUS[r[0]],
-                NO_PID if r.pid is None else r.pid,
+                r.pid or NO_PID,
             ),
         )
+        for r in rows
+    ]
+
+
+def _windows_udp(rows, family, lp: int) -> list:
+    # As psutil reads GetExtendedUdpTable: status "NONE" and never a remote end
+    # (the table has none, so a connected socket's raddr is () too).
+    text, end, none = _windows_text(family), _windows_end, "NONE"
+    return [
+        _new(sconn, (-1, family, SOCK_DGRAM, end(text, r[0], r[lp]), (), none, r.pid or NO_PID))
         for r in rows
     ]
 
@@ -102,29 +143,9 @@ if WINDOWS:
         _rtl_ipv6_text(socket.inet_pton(AF_INET6, text), out)
         return out.value.decode("ascii")
 
-    _convert = _windows
+    _convert, _convert_udp = _windows, _windows_udp
 else:
-    _convert = _linux
-
-
-def _linux_udp(rows, family, lp: int) -> list:
-    # psutil reads /proc/net/udp*: status "NONE", and an endpoint with port 0
-    # (the remote end of an unconnected socket) is ().
-    return [
-        _new(
-            sconn,
-            (
-                -1,
-                family,
-                SOCK_DGRAM,
-                _new(addr, (r[0], r[lp])) if r[lp] else (),
-                _new(addr, (r.remote_addr, r.remote_port)) if r.remote_port else (),
-                "NONE",
-                r.pid,
-            ),
-        )
-        for r in rows
-    ]
+    _convert, _convert_udp = _linux, _linux_udp
 
 
 def _tcp4() -> list:
@@ -140,12 +161,12 @@ def _tcp6() -> list:
 
 def _udp4() -> list:
     # Udp4Row: local_addr, local_port; the peer by name
-    return _linux_udp(udp4(pids=True), AF_INET, 1)
+    return _convert_udp(udp4(pids=True), AF_INET, 1)
 
 
 def _udp6() -> list:
     # Udp6Row: local_addr, local_scope_id, local_port; the peer by name
-    return _linux_udp(udp6(pids=True), AF_INET6, 2)
+    return _convert_udp(udp6(pids=True), AF_INET6, 2)
 
 
 # psutil's socket types are SocketKind members; a type it has no member for
@@ -165,41 +186,40 @@ def _unix() -> list:
     ]
 
 
-# psutil's kinds tcptable answers, each with its tables in psutil's order.
-KINDS = {"tcp": (_tcp4, _tcp6), "tcp4": (_tcp4,), "tcp6": (_tcp6,)}
-if not WINDOWS:  # tcptable reads no UDP table on Windows yet
-    KINDS.update(
-        udp=(_udp4, _udp6),
-        udp4=(_udp4,),
-        udp6=(_udp6,),
-        inet=(_tcp4, _tcp6, _udp4, _udp6),
-        inet4=(_tcp4, _udp4),
-        inet6=(_tcp6, _udp6),
-        unix=(_unix,),
-        all=(_tcp4, _tcp6, _udp4, _udp6, _unix),
-    )
-# psutil's other kinds, and why tcptable cannot answer them (yet).
-MISSING: dict[str, str] = {}
-if WINDOWS:
-    MISSING.update(unix="UNIX sockets", all="UNIX sockets")
-    MISSING.update(dict.fromkeys(("udp", "udp4", "udp6", "inet", "inet4", "inet6"), "UDP sockets"))
+# psutil's kinds, each with its tables in psutil's order.  psutil on Windows
+# has no "unix" kind (Python has no AF_UNIX there), and its "all" is TCP and
+# UDP: the UNIX family it asks for is None there and matches no table.
+INET = (_tcp4, _tcp6, _udp4, _udp6)
+KINDS = {
+    "inet": INET,
+    "inet4": (_tcp4, _udp4),
+    "inet6": (_tcp6, _udp6),
+    "tcp": (_tcp4, _tcp6),
+    "tcp4": (_tcp4,),
+    "tcp6": (_tcp6,),
+    "udp": (_udp4, _udp6),
+    "udp4": (_udp4,),
+    "udp6": (_udp6,),
+    **({"all": INET} if WINDOWS else {"unix": (_unix,), "all": (*INET, _unix)}),
+}
 
 
-def net_connections(kind: str = "tcp") -> list[sconn]:
+def net_connections(kind: str = "inet") -> list[sconn]:
     """System-wide connections as ``psutil.net_connections(kind)`` gives
     them: ``sconn(fd, family, type, laddr, raddr, status, pid)`` tuples.
 
-    ``kind`` is "tcp", "tcp4", "tcp6" and on Linux also "udp", "udp4",
-    "udp6", "inet", "inet4" or "inet6" (TCP and UDP), "unix" (UNIX sockets)
-    or "all" (every one).  Elsewhere psutil's kinds tcptable cannot read there
-    raise ValueError rather than answer in part, as does any other string."""
+    ``kind`` is psutil's, with psutil's default "inet" (TCP and UDP, IPv4
+    and IPv6): "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6", "inet",
+    "inet4", "inet6", "all" (every socket) and on Linux "unix" (UNIX
+    sockets).  On Windows, as in psutil there, "all" is TCP and UDP and
+    "unix" is refused.  Any other string raises ValueError."""
     tables = KINDS.get(kind)
     if tables is not None:
         return [c for table in tables for c in table()]
     supported = ", ".join(map(repr, KINDS))
-    if kind in MISSING:
+    if kind == "unix":
         raise ValueError(
-            f"kind {kind!r} needs {MISSING[kind]}, which tcptable does not read here; "
-            f"supported kinds: {supported}"
+            f"kind 'unix' needs UNIX sockets, which neither tcptable nor psutil reads on "
+            f"Windows; supported kinds: {supported}"
         )
     raise ValueError(f"invalid kind {kind!r}; supported kinds: {supported}")
