@@ -497,7 +497,7 @@ def population(scenario: str, family: int, n: int, bare):
             )
         return f"{n} connections", held, tcp, lambda: bare(family, ALL_STATES)
     except BaseException:
-        for h in held:
+        for h in reversed(held):
             h.close()
         raise
 
@@ -807,7 +807,10 @@ def main() -> int:
                 )
             )
         finally:
-            for h in held:
+            # Last built first: later children inherited the descriptors of
+            # earlier ones (IdleProcesses' children wait for EOF on a pipe
+            # whose write end the connections' children hold too).
+            for h in reversed(held):
                 h.close()
     print(
         f"\nretained by one result: {per_row:.0f} bytes per row ({rows} rows); "
