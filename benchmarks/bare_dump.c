@@ -4,13 +4,15 @@
  * adds well under a microsecond to a dump of milliseconds. */
 #include "tcptable.h"
 
-/* Dumps `family` for the states in `states` and frees the rows; returns how
- * many rows there were, or -1 with the error's code in *code. */
+/* Dumps the table (protocol, family) for the states in `states`, as the
+ * glue's query asks for it: IPPROTO_TCP or IPPROTO_UDP with AF_INET or
+ * AF_INET6, or 0 with AF_UNIX; frees the rows and returns how many there
+ * were, or -1 with the error's code in *code. */
 long
-bare_dump(int family, unsigned states, long *code)
+bare_dump(int protocol, int family, unsigned states, long *code)
 {
-    tt_query q = {.protocol = IPPROTO_TCP, .family = family, .states = (tt_state_set)states};
-    tt_rows rows = {0};
+    tt_query q = {.protocol = protocol, .family = family, .states = (tt_state_set)states};
+    tt_rows rows = {.protocol = protocol, .family = family};
     tt_error err = {0};
     long n = -1;
 

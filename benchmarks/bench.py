@@ -2,12 +2,15 @@
 
     python benchmarks/bench.py [--connections N] [--ipv4] [--rounds R] [--clock cpu|wall]
     python benchmarks/bench.py --scaling [--sizes 1000,3000,...] [--chart PNG]
+    python benchmarks/bench.py --scenario udp|compat|unix [--connections N] [--ipv4]
 
 Re-executes itself in a private network namespace (``unshare --net``), builds
 N established connections there (2N rows), and times every contender
 interleaved, round after round, in this one process; figures are medians.
 The limit is the extension's own backend compiled without Python (bare_dump.c):
 the same netlink dump decoded into the same C row array, no objects built.
+The udp and unix scenarios build 2N UDP or UNIX sockets instead (as many rows),
+and their limit dumps that table; compat builds both connections and UDP sockets.
 """
 
 from __future__ import annotations
@@ -84,13 +87,19 @@ def build_limits(tmp: str):
         check=True,
     )
     dll = ctypes.CDLL(lib)
-    dll.bare_dump.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ctypes.c_long)]
+    dll.bare_dump.argtypes = [
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(ctypes.c_long),
+    ]
     dll.bare_dump.restype = ctypes.c_long
     dll.bare_fd_walk.restype = ctypes.c_long
 
-    def bare(family: int, states: int) -> int:
+    def bare(family: int, states: int, protocol: int = socket.IPPROTO_TCP) -> int:
+        """Rows of the table (protocol, family): 0 with AF_UNIX."""
         code = ctypes.c_long(0)
-        n = dll.bare_dump(family, states, ctypes.byref(code))
+        n = dll.bare_dump(protocol, family, states, ctypes.byref(code))
         if n < 0:
             raise OSError(code.value, "bare_dump")
         return n
@@ -105,7 +114,8 @@ def build_limits(tmp: str):
 
 
 def proc_parse(path: str) -> list[tuple]:
-    """A plain Python parse of /proc/net/tcp{,6}: (state, laddr, lport, raddr, rport)."""
+    """A plain Python parse of /proc/net/{tcp,udp}{,6}: (state, laddr, lport,
+    raddr, rport)."""
     family = socket.AF_INET6 if path.endswith("6") else socket.AF_INET
 
     def addr(hexaddr: str) -> str:
@@ -343,14 +353,153 @@ def watch_scenario(bare, walk, family: int):
     return calls, goals
 
 
+def udp_scenario(bare, walk, family: int):
+    """The UDP table as polled: 2N UDP sockets (--connections N), each bound
+    to its own address, half of them connected.  The limit dumps UDP."""
+    import psutil
+    import tcptable
+
+    v6 = family == socket.AF_INET6
+    table, name = (tcptable.udp6, "udp6") if v6 else (tcptable.udp4, "udp4")
+    proc = "/proc/net/udp6" if v6 else "/proc/net/udp"
+    ss = ["ss", "-u6" if v6 else "-u4", "-anH"]
+    limit, plain, sort = "bare C dump (limit)", f"{name}()", f"{name}(sort=True)"
+    psutil_, parse = f"psutil.net_connections('{name}')", f"Python parse of {proc}"
+    calls = [
+        (limit, lambda: bare(family, ALL_STATES, socket.IPPROTO_UDP)),
+        (plain, table),
+        (sort, lambda: table(sort=True)),
+        (psutil_, lambda: psutil.net_connections(name)),
+        (parse, lambda: proc_parse(proc)),
+        (" ".join(ss), lambda: subprocess.run(ss, stdout=subprocess.PIPE, check=True).stdout),
+    ]
+
+    def goals(t):
+        return [
+            ratio_goal(t, plain, limit, 1.3),
+            faster_goal(t, plain, psutil_, 10, "psutil"),
+        ]
+
+    return calls, goals
+
+
+def compat_scenario(bare, walk, family: int):
+    """psutil's own question, answered by tcptable.compat: every TCP and UDP
+    socket ("inet": tcp4, tcp6, udp4, udp6, with owners) among N connections
+    (2N rows) and 2N UDP sockets.  The limit is the four bare dumps and one
+    bare fd walk: the least an answer with owners must read."""
+    import psutil
+    import tcptable
+    from tcptable.compat import net_connections
+
+    tables = (tcptable.tcp4, tcptable.tcp6, tcptable.udp4, tcptable.udp6)
+    dumps = [
+        (f, p)
+        for p in (socket.IPPROTO_TCP, socket.IPPROTO_UDP)
+        for f in (socket.AF_INET, socket.AF_INET6)
+    ]
+
+    def bare_all() -> int:
+        return sum(bare(f, ALL_STATES, p) for f, p in dumps)
+
+    limit, compat = "bare C dumps + fd walk (limit)", "compat.net_connections('inet')"
+    psutil_ = "psutil.net_connections('inet')"
+    calls = [
+        (limit, lambda: (bare_all(), walk())),
+        (compat, lambda: net_connections("inet")),
+        (psutil_, lambda: psutil.net_connections("inet")),
+        ("the 4 tables, pids=True", lambda: [t(pids=True) for t in tables]),
+        ("the 4 tables", lambda: [t() for t in tables]),
+        ("bare C dumps", bare_all),
+        ("bare C fd walk", walk),
+    ]
+
+    def goals(t):
+        return [faster_goal(t, compat, psutil_, 3, "psutil")]
+
+    return calls, goals
+
+
+def unix_scenario(bare, walk, family: int):
+    """The UNIX socket table as polled: 2N UNIX sockets (--connections N), a
+    quarter bound to abstract names, the rest socketpairs.  The limit dumps
+    AF_UNIX."""
+    import psutil
+    import tcptable
+
+    limit = "bare C dump (limit)"
+    psutil_, ss = "psutil.net_connections('unix')", ["ss", "-xaH"]
+    calls = [
+        (limit, lambda: bare(socket.AF_UNIX, ALL_STATES, 0)),
+        ("unix()", tcptable.unix),
+        ("unix(sort=True)", lambda: tcptable.unix(sort=True)),
+        (psutil_, lambda: psutil.net_connections("unix")),
+        (" ".join(ss), lambda: subprocess.run(ss, stdout=subprocess.PIPE, check=True).stdout),
+    ]
+
+    def goals(t):
+        return [ratio_goal(t, "unix()", limit, 1.4)]
+
+    return calls, goals
+
+
 SCENARIOS = {
     "table": table_scenario,
     "owners": owners_scenario,
     "netns": netns_scenario,
     "ports": ports_scenario,
     "watch": watch_scenario,
+    "udp": udp_scenario,
+    "compat": compat_scenario,
+    "unix": unix_scenario,
 }
 IDLE_PROCESSES, IDLE_FDS = 200, 20
+
+
+def population(scenario: str, family: int, n: int, bare):
+    """What `scenario` builds from --connections N, started now: (what was
+    built, as text; its holders, each with close(); the table whose rows,
+    retained memory and growth are checked; the bare dump of that table)."""
+    import tcptable
+    from connections import Connections, IdleProcesses, UdpSockets, UnixSockets
+
+    v6 = family == socket.AF_INET6
+    tcp, udp = (tcptable.tcp6, tcptable.udp6) if v6 else (tcptable.tcp4, tcptable.udp4)
+    held = []
+    try:
+        if scenario == "udp":
+            held.append(UdpSockets(family, 2 * n))
+            return (
+                f"{2 * n} UDP sockets",
+                held,
+                udp,
+                lambda: bare(family, ALL_STATES, socket.IPPROTO_UDP),
+            )
+        if scenario == "unix":
+            held.append(UnixSockets(2 * n))
+            return (
+                f"{2 * n} UNIX sockets",
+                held,
+                tcptable.unix,
+                lambda: bare(socket.AF_UNIX, ALL_STATES, 0),
+            )
+        # Idle processes first: their pids are lower than the connections'
+        # holders, so an owner lookup cannot finish before reading theirs.
+        held.append(IdleProcesses(IDLE_PROCESSES if scenario == "owners" else 0, IDLE_FDS))
+        held.append(Connections(family, n))
+        if scenario == "compat":
+            held.append(UdpSockets(family, 2 * n))
+            return (
+                f"{n} connections and {2 * n} UDP sockets",
+                held,
+                lambda: tcp() + udp(),  # the rows of both: one tuple keeps them alive
+                lambda: bare(family, ALL_STATES) + bare(family, ALL_STATES, socket.IPPROTO_UDP),
+            )
+        return f"{n} connections", held, tcp, lambda: bare(family, ALL_STATES)
+    except BaseException:
+        for h in reversed(held):
+            h.close()
+        raise
 
 
 def cpu_seconds() -> float:
@@ -566,7 +715,8 @@ def main() -> int:
         "-n",
         type=int,
         default=10_000,
-        help="established connections to build (2 rows each); default 10000",
+        help="established connections to build (2 rows each); default 10000; "
+        "the udp and unix scenarios build 2N sockets instead, compat both",
     )
     parser.add_argument("--ipv4", action="store_true", help="measure tcp4() on 127.0.0.0/8")
     parser.add_argument(
@@ -612,17 +762,17 @@ def main() -> int:
         f"{IDLE_PROCESSES} idle processes holding {IDLE_FDS} other descriptors each; "
         "netns: the table read through netns= (path or fd); ports: one service's port "
         "(local_ports=, counts(by=)); watch: Watcher.poll(), unchanged and with 1%% of rows "
-        "changed",
+        "changed; udp: udp6() (udp4() with --ipv4) among 2N UDP sockets; compat: "
+        "tcptable.compat.net_connections('inet') among N connections and 2N UDP sockets; "
+        "unix: unix() among 2N UNIX sockets",
     )
     args = parser.parse_args()
     reexec_in_netns()
 
     sys.path.insert(0, HERE)
-    import tcptable
-    from connections import Connections, IdleProcesses, prepare_namespace
+    from connections import prepare_namespace
 
     family = socket.AF_INET if args.ipv4 else socket.AF_INET6
-    table = tcptable.tcp4 if args.ipv4 else tcptable.tcp6
     os.environ.pop("TCPTABLE_BACKEND", None)  # both sides use netlink
     prepare_namespace()
     with tempfile.TemporaryDirectory() as tmp:
@@ -630,17 +780,13 @@ def main() -> int:
         if args.scaling:
             return scaling(bare, family, args)
         start = time.monotonic()
-        # Idle processes first: their pids are lower than the connections'
-        # holders, so an owner lookup cannot finish before reading theirs.
-        idle = IdleProcesses(IDLE_PROCESSES if args.scenario == "owners" else 0, IDLE_FDS)
-        conns = Connections(family, args.connections)
+        built, held, table, bare_table = population(args.scenario, family, args.connections, bare)
         try:
             load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
             print(f"{machine()}; {args.clock} time; load average {load}")
             print(
-                f"{args.connections} connections built in {time.monotonic() - start:.1f} s; "
-                f"{len(table())} rows in the table (bare dump: "
-                f"{bare(family, ALL_STATES)})\n"
+                f"{built} built in {time.monotonic() - start:.1f} s; "
+                f"{len(table())} rows in the table (bare dump: {bare_table()})\n"
             )
             calls, scenario_goals = SCENARIOS[args.scenario](bare, walk, family)
             times = time_interleaved(calls, args.rounds, CLOCKS[args.clock])
@@ -661,8 +807,11 @@ def main() -> int:
                 )
             )
         finally:
-            conns.close()
-            idle.close()
+            # Last built first: later children inherited the descriptors of
+            # earlier ones (IdleProcesses' children wait for EOF on a pipe
+            # whose write end the connections' children hold too).
+            for h in reversed(held):
+                h.close()
     print(
         f"\nretained by one result: {per_row:.0f} bytes per row ({rows} rows); "
         f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss} KiB"

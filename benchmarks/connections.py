@@ -1,9 +1,11 @@
-"""Many established connections, held open by child processes.
+"""Many established connections, UDP sockets or UNIX sockets, held open by
+child processes.
 
 Each child owns one listener and up to PER_CHILD client/server pairs (two
-descriptors each), so no process needs an open-files limit above a few
-thousand.  Client ends bind distinct addresses: 2001:db8::/64 is an AnyIP
-route on ``lo`` (any address in it is local) and 127.0.0.0/8 is local anyway.
+descriptors each), or up to 2 * PER_CHILD UDP or UNIX sockets, so no process
+needs an open-files limit above a few thousand.  Client ends (and UDP
+sockets) bind distinct addresses: 2001:db8::/64 is an AnyIP route on ``lo``
+(any address in it is local) and 127.0.0.0/8 is local anyway.
 """
 
 from __future__ import annotations
@@ -69,16 +71,59 @@ def _hold(family: int, first: int, count: int, conn) -> None:
     conn.recv()  # "stop", or EOF when the parent dies
 
 
-class Connections:
-    """`n` ESTABLISHED connections of `family` (2n rows plus one LISTEN row per child)."""
+def _hold_udp(family: int, first: int, count: int, conn) -> None:
+    """Child: `count` UDP sockets, each bound to its own address; every
+    second one connected (to the server address), so that half the rows
+    have a peer.  Reports, then holds them until told."""
+    try:
+        _raise_fd_limit(count + 64)
+        held = []
+        for i in range(first, first + count):
+            s = socket.socket(family, socket.SOCK_DGRAM)
+            s.bind((client_addr(family, i), 0))
+            if i % 2:
+                s.connect((SERVER[family], 53))
+            held.append(s)
+        conn.send("ready")
+    except Exception as e:
+        conn.send(f"child failed: {e!r}")
+        return
+    conn.recv()
 
-    def __init__(self, family: int, n: int) -> None:
+
+def _hold_unix(first: int, count: int, conn) -> None:
+    """Child: `count` UNIX sockets: a quarter (and one more for an odd rest)
+    datagram sockets bound to abstract names, the others stream socketpairs
+    (unnamed, each end the other's peer).  Reports, then holds them."""
+    try:
+        _raise_fd_limit(count + 64)
+        named = count // 4 + (count - count // 4) % 2
+        held = []
+        for i in range(first, first + named):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.bind(f"\0tcptable-bench-{os.getpid()}-{i}")
+            held.append(s)
+        for _ in range((count - named) // 2):
+            held.extend(socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
+        conn.send("ready")
+    except Exception as e:
+        conn.send(f"child failed: {e!r}")
+        return
+    conn.recv()
+
+
+class _Held:
+    """Child processes that each build part of `n` sockets with `target(*args,
+    first, count, conn)`, `per_child` at most, and hold them until close().
+    Each child's control pipe is a socketpair: 2 more UNIX sockets each."""
+
+    def __init__(self, target, args: tuple, n: int, per_child: int) -> None:
         ctx = multiprocessing.get_context("fork")
         self.children = []
-        for first in range(0, n, PER_CHILD):
+        for first in range(0, n, per_child):
             parent_end, child_end = ctx.Pipe()
             proc = ctx.Process(
-                target=_hold, args=(family, first, min(PER_CHILD, n - first), child_end)
+                target=target, args=(*args, first, min(per_child, n - first), child_end)
             )
             proc.start()
             child_end.close()
@@ -100,6 +145,27 @@ class Connections:
                 proc.kill()
                 proc.join()
         self.children.clear()
+
+
+class Connections(_Held):
+    """`n` ESTABLISHED connections of `family` (2n rows plus one LISTEN row per child)."""
+
+    def __init__(self, family: int, n: int) -> None:
+        super().__init__(_hold, (family,), n, PER_CHILD)
+
+
+class UdpSockets(_Held):
+    """`n` UDP sockets of `family` (n rows), half of them connected."""
+
+    def __init__(self, family: int, n: int) -> None:
+        super().__init__(_hold_udp, (family,), n, 2 * PER_CHILD)
+
+
+class UnixSockets(_Held):
+    """`n` UNIX sockets (n rows, plus the 2 of each child's control pipe)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(_hold_unix, (), n, 2 * PER_CHILD)
 
 
 class IdleProcesses:

@@ -4,6 +4,7 @@ no test relies on timing)."""
 import importlib.util
 import os
 import re
+import runpy
 import subprocess
 import sys
 
@@ -35,6 +36,43 @@ CALLS = {
         "Watcher.poll(), unchanged",
         "Watcher.poll(), 1% changed",
     ],
+    "udp": [
+        "bare C dump (limit)",
+        "udp6()",
+        "udp6(sort=True)",
+        "psutil.net_connections('udp6')",
+        "Python parse of /proc/net/udp6",
+        "ss -u6 -anH",
+    ],
+    "compat": [
+        "bare C dumps + fd walk (limit)",
+        "compat.net_connections('inet')",
+        "psutil.net_connections('inet')",
+        "the 4 tables, pids=True",
+        "bare C dumps",
+    ],
+    "unix": [
+        "bare C dump (limit)",
+        "unix()",
+        "unix(sort=True)",
+        "psutil.net_connections('unix')",
+        "ss -xaH",
+    ],
+}
+
+# The rows of the table each scenario checks, from --connections n, all
+# built by one child: n connections are 2n rows and its listener's one; the
+# udp and unix scenarios build 2n sockets, and a UNIX table has the child's
+# control pipe (a socketpair) too; compat's table is tcp6() + udp6().
+ROWS = {
+    "table": lambda n: 2 * n + 1,
+    "owners": lambda n: 2 * n + 1,
+    "netns": lambda n: 2 * n + 1,
+    "ports": lambda n: 2 * n + 1,
+    "watch": lambda n: 2 * n + 1,
+    "udp": lambda n: 2 * n,
+    "compat": lambda n: (2 * n + 1) + 2 * n,
+    "unix": lambda n: 2 * n + 2,
 }
 
 
@@ -58,14 +96,17 @@ def needs_netns() -> None:
         skip_or_fail(f"the benchmark needs a network namespace (root): {probe.stderr.strip()}")
 
 
-@linux_only
-@pytest.mark.parametrize("scenario", sorted(CALLS))
-def test_benchmark_runs_and_its_limit_sees_the_same_table(scenario):
-    needs_netns()
-    n = 200
+def test_every_scenario_is_run_here():
+    # bench.py defines its scenarios at import and runs nothing: a scenario
+    # added there without its calls and rows here would go untested.
+    scenarios = runpy.run_path(BENCH)["SCENARIOS"]
+    assert sorted(scenarios) == sorted(CALLS) == sorted(ROWS)
+
+
+def run_bench(scenario: str, n: int, *options: str) -> str:
     out = subprocess.run(
         [sys.executable, BENCH, "--connections", str(n), "--rounds", "1", "--polls", "2"]
-        + ["--scenario", scenario],
+        + ["--scenario", scenario, *options],
         capture_output=True,
         text=True,
         timeout=300,
@@ -74,11 +115,27 @@ def test_benchmark_runs_and_its_limit_sees_the_same_table(scenario):
     assert out.returncode in (0, 1), out.stderr
     rows = re.search(r"(\d+) rows in the table \(bare dump: (\d+)\)", out.stdout)
     assert rows, out.stdout
-    # n connections (two rows each) and the one listener of the one child.
-    assert int(rows[1]) == int(rows[2]) == 2 * n + 1
-    for call in CALLS[scenario]:
-        assert f"| `{call}` |" in out.stdout
+    assert int(rows[1]) == int(rows[2]) == ROWS[scenario](n)
     assert "retained memory <= 260 bytes per row" in out.stdout
+    return out.stdout
+
+
+@linux_only
+@pytest.mark.parametrize("scenario", sorted(CALLS))
+def test_benchmark_runs_and_its_limit_sees_the_same_table(scenario):
+    needs_netns()
+    out = run_bench(scenario, 200)
+    for call in CALLS[scenario]:
+        assert f"| `{call}` |" in out
+
+
+@linux_only
+def test_udp_scenario_reads_udp4_with_ipv4():
+    needs_netns()
+    out = run_bench("udp", 200, "--ipv4")
+    for call in ["udp4()", "psutil.net_connections('udp4')", "Python parse of /proc/net/udp"]:
+        assert f"| `{call}` |" in out
+    assert "udp4() <= 1.3x bare C dump (limit)" in out
 
 
 @linux_only
