@@ -85,7 +85,7 @@ SCALING = [
     "Python parse of /proc/net/tcp6",
     "ss -t6 -anH",
 ]
-linux_only = pytest.mark.skipif(
+pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="Linux-only: the benchmark"
 )
 
@@ -120,7 +120,6 @@ def run_bench(scenario: str, n: int, *options: str) -> str:
     return out.stdout
 
 
-@linux_only
 @pytest.mark.parametrize("scenario", sorted(CALLS))
 def test_benchmark_runs_and_its_limit_sees_the_same_table(scenario):
     needs_netns()
@@ -129,7 +128,6 @@ def test_benchmark_runs_and_its_limit_sees_the_same_table(scenario):
         assert f"| `{call}` |" in out
 
 
-@linux_only
 def test_udp_scenario_reads_udp4_with_ipv4():
     needs_netns()
     out = run_bench("udp", 200, "--ipv4")
@@ -138,7 +136,6 @@ def test_udp_scenario_reads_udp4_with_ipv4():
     assert "udp4() <= 1.3x bare C dump (limit)" in out
 
 
-@linux_only
 def test_scaling_grows_the_table_and_draws_every_series(tmp_path):
     if os.environ.get("TCPTABLE_SANITIZED"):
         # Its C++ (ft2font) throws on import, and a preloaded ASan runtime
