@@ -104,7 +104,19 @@ convert_pids(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
     (void)entry;
     if (ttpy_bool_arg(obj, "pids", &pids) < 0)
         return -1;
-    out->q.want = pids ? TT_WANT_OWNERS : 0;
+    out->q.want = pids ? out->q.want | TT_WANT_OWNERS : out->q.want & ~(unsigned)TT_WANT_OWNERS;
+    return 0;
+}
+
+static int
+convert_info(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
+{
+    int info;
+
+    (void)entry;
+    if (ttpy_bool_arg(obj, "info", &info) < 0)
+        return -1;
+    out->q.want = info ? out->q.want | TT_WANT_INFO : out->q.want & ~(unsigned)TT_WANT_INFO;
     return 0;
 }
 
@@ -163,6 +175,7 @@ static const option options[TTPY_N_OPTIONS] = {
     [TTPY_STATES] = {"states", convert_states},
     [TTPY_SORT] = {"sort", convert_sort},
     [TTPY_PIDS] = {"pids", convert_pids},
+    [TTPY_INFO] = {"info", convert_info},
     [TTPY_LOCAL_PORTS] = {"local_ports", convert_local_ports},
     [TTPY_REMOTE_PORTS] = {"remote_ports", convert_remote_ports},
     [TTPY_BY] = {"by", convert_by},
