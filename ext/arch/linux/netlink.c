@@ -164,7 +164,7 @@ done:
 int
 tt_netlink_dump(const tt_query *q, tt_rows *out, tt_error *err)
 {
-    size_t kept = out->len;
+    size_t kept = out->len, kept_info = out->info_len;
     int filtered = 0;
 
     if (dump_once(q, 1, &filtered, out, err) == 0)
@@ -174,5 +174,6 @@ tt_netlink_dump(const tt_query *q, tt_rows *out, tt_error *err)
     if (!filtered || err->kind != TT_ERR_OS || err->code != EINVAL)
         return -1;
     out->len = kept;
+    out->info_len = kept_info;
     return dump_once(q, 0, &filtered, out, err);
 }
