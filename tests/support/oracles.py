@@ -210,6 +210,39 @@ def ss_details(family: int) -> collections.Counter:
     return rows
 
 
+def ss_info(family: int) -> dict[Row, dict[str, str]]:
+    """``ss -tanimH`` for one family: each row's tcp_info as ss prints it,
+    ``name:value`` tokens by name, ``skmem:(r0,rb..,...)`` split into
+    ``skmem_r``, ``skmem_rb`` and so on, and the bare words (options, the
+    congestion control's name) under ``words``, space-separated."""
+    need_tool("ss", "iproute2")
+    flag = "-6" if family == socket.AF_INET6 else "-4"
+    out = subprocess.run(["ss", "-tanimH", flag], check=True, capture_output=True, text=True).stdout
+    rows: dict[Row, dict[str, str]] = {}
+    row = None
+    for line in out.splitlines():
+        if not line[:1].isspace():  # a socket; its figures follow, indented
+            state, _recvq, _sendq, local, remote, *_ = line.split()
+            laddr, lscope, lport = _ss_endpoint(local, family)
+            raddr, _, rport = _ss_endpoint(remote, family)
+            rscope = lscope if is_link_local(raddr) else 0
+            row = Row(FAMILY_NAME[family], SS_STATES[state], laddr, lscope, lport, raddr, rscope, rport)
+            rows[row] = {"words": ""}
+            continue
+        fields = rows[row]
+        for token in line.split():
+            if token.startswith("skmem:("):
+                for item in token[len("skmem:(") : -1].split(","):
+                    name = item.rstrip("0123456789")
+                    fields[f"skmem_{name}"] = item[len(name) :]
+            elif ":" in token:
+                name, _, value = token.partition(":")
+                fields.setdefault(name, value)
+            else:
+                fields["words"] += f" {token}"
+    return rows
+
+
 # ---- /proc/net/tcp{,6} ------------------------------------------------------
 
 
