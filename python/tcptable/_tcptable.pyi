@@ -157,9 +157,7 @@ class TcpInfo(
     def drops(self) -> int | None: ...
 
 @final
-class Tcp6Row(
-    tuple[TcpState, str, int, int, str, int, int], _ByName, _TcpInfoField, _StructSeq
-):
+class Tcp6Row(tuple[TcpState, str, int, int, str, int, int], _ByName, _TcpInfoField, _StructSeq):
     @property
     def state(self) -> TcpState: ...
     @property

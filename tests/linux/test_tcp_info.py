@@ -1,6 +1,7 @@
-"""tcp6(info=True) and tcp4(info=True): each connection's TcpInfo against
-``ss -tanimH`` in the test's own namespace, the bytes of a transfer of known
-size, None where the OS gives none, and the argument itself."""
+"""tcp6(info=True) and tcp4(info=True) on Linux: each connection's TcpInfo
+against ``ss -tanimH`` in the test's own namespace, the bytes of a transfer of
+known size, and None where the OS gives none.  The argument's errors are in
+tests/api/test_arguments.py (every platform)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 import tcptable
 from oracles import from_tcptable, ss_info
 from population import Population, wait_for
-
 from tcptable import TcpState
 
 pytestmark = pytest.mark.skipif(
@@ -217,20 +217,6 @@ def test_sorted_rows_keep_their_own_info(pop):
     for sort in (False, True):
         for r in tcptable.tcp6(info=True, sort=sort, local_ports=set(ports)):
             assert r.info.bytes_sent == ports[r.local_port]
-
-
-@pytest.mark.parametrize("bad", [1, 0, None, "yes", 1.0])
-def test_info_must_be_a_bool(bad):
-    with pytest.raises(TypeError, match="info must be a bool"):
-        tcptable.tcp6(info=bad)
-    with pytest.raises(TypeError, match="info must be a bool"):
-        tcptable.tcp4(info=bad)
-
-
-@pytest.mark.parametrize("call", ["udp6", "udp4", "unix", "counts", "stats"])
-def test_info_is_for_tcp_tables_only(call):
-    with pytest.raises(TypeError, match="'info' is an invalid keyword argument"):
-        getattr(tcptable, call)(info=True)
 
 
 def test_info_with_other_options(pop):

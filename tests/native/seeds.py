@@ -278,9 +278,7 @@ def handmade_info_netlink() -> dict[str, bytes]:
             "info-filtered-out": (v4, row(tcp_info_attrs(280), v4, state=10) + done),
         }
     )
-    out = {
-        name: netlink_input(family, batch, info=True) for name, (family, batch) in cases.items()
-    }
+    out = {name: netlink_input(family, batch, info=True) for name, (family, batch) in cases.items()}
     # Attributes where info was not asked, and on a UDP dump: ignored.
     out["info-not-asked"] = netlink_input(v4, cases["info-era-280"][1])
     out["info-on-udp"] = netlink_input(v4, cases["info-era-280"][1], protocol=socket.IPPROTO_UDP)

@@ -10,9 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from native_tools import NATIVE, native_dir, standalone_env
-
 import tcptable
+from native_tools import NATIVE, native_dir, standalone_env
 
 sys.path.insert(0, str(NATIVE))
 import seeds  # noqa: E402
@@ -115,7 +114,7 @@ def decode(kind: str, *args: str) -> dict[int, dict[str, object]]:
         assert len(values) == len(names)
         out[int(length)] = {
             n: None if v == "-" else v if n == "congestion" else int(v)
-            for n, v in zip(names, values)
+            for n, v in zip(names, values, strict=True)
         }
     return out
 
