@@ -96,28 +96,30 @@ convert_sort(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
     return ttpy_bool_arg(obj, "sort", &out->sort);
 }
 
+/* A bool option that turns one TT_WANT_* bit on or off. */
+static int
+convert_want(PyObject *obj, const char *name, unsigned bit, ttpy_query *out)
+{
+    int on;
+
+    if (ttpy_bool_arg(obj, name, &on) < 0)
+        return -1;
+    out->q.want = on ? out->q.want | bit : out->q.want & ~bit;
+    return 0;
+}
+
 static int
 convert_pids(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
 {
-    int pids;
-
     (void)entry;
-    if (ttpy_bool_arg(obj, "pids", &pids) < 0)
-        return -1;
-    out->q.want = pids ? out->q.want | TT_WANT_OWNERS : out->q.want & ~(unsigned)TT_WANT_OWNERS;
-    return 0;
+    return convert_want(obj, "pids", TT_WANT_OWNERS, out);
 }
 
 static int
 convert_info(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
 {
-    int info;
-
     (void)entry;
-    if (ttpy_bool_arg(obj, "info", &info) < 0)
-        return -1;
-    out->q.want = info ? out->q.want | TT_WANT_INFO : out->q.want & ~(unsigned)TT_WANT_INFO;
-    return 0;
+    return convert_want(obj, "info", TT_WANT_INFO, out);
 }
 
 static int
