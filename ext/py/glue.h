@@ -170,7 +170,9 @@ PyObject *ttpy_udp_stats(PyObject *module, PyObject *args, PyObject *kwargs);
 
 /* info.c */
 int ttpy_add_info_type(PyObject *module, ttpy_state *st);
-PyObject *ttpy_info_object(ttpy_state *st, const tt_tcp_info *info);
+/* A TcpInfo of `info`; number(ctx, v) makes each int (a table's cache). */
+PyObject *ttpy_info_object(ttpy_state *st, const tt_tcp_info *info,
+                           PyObject *(*number)(void *ctx, uint64_t value), void *ctx);
 
 /* watcher.c */
 int ttpy_add_watcher_types(PyObject *module, ttpy_state *st);

@@ -72,7 +72,8 @@ ttpy_add_info_type(PyObject *module, ttpy_state *st)
 }
 
 PyObject *
-ttpy_info_object(ttpy_state *st, const tt_tcp_info *info)
+ttpy_info_object(ttpy_state *st, const tt_tcp_info *info,
+                 PyObject *(*number)(void *ctx, uint64_t value), void *ctx)
 {
     PyObject *result = PyStructSequence_New(st->info_type);
 
@@ -85,7 +86,7 @@ ttpy_info_object(ttpy_state *st, const tt_tcp_info *info)
         else if (i == TT_INFO_CONGESTION)
             value = PyUnicode_FromString(info->congestion); /* ASCII: tcp_info.c checked */
         else
-            value = PyLong_FromUnsignedLongLong(info->value[i]);
+            value = number(ctx, info->value[i]);
         if (value == NULL) {
             Py_DECREF(result);
             return NULL;

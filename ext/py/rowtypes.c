@@ -385,12 +385,22 @@ value_PEER_INODE(const row_source *s, const unsigned type)
                                    : Py_NewRef(Py_None);
 }
 
+/* A TcpInfo's ints: rows of one table repeat most (timeouts, segment
+ * sizes, buffer sizes), so those that fit share the number cache. */
+static PyObject *
+info_number(void *cache, uint64_t value)
+{
+    return value <= UINT32_MAX ? cached_number(cache, (uint32_t)value)
+                               : PyLong_FromUnsignedLongLong(value);
+}
+
 static inline PyObject *
 value_INFO(const row_source *s, const unsigned type)
 {
     (void)type;
-    return s->r->info != 0 && s->info != NULL ? ttpy_info_object(s->st, &s->info[s->r->info - 1])
-                                              : Py_NewRef(Py_None);
+    return s->r->info != 0 && s->info != NULL
+               ? ttpy_info_object(s->st, &s->info[s->r->info - 1], info_number, s->cache)
+               : Py_NewRef(Py_None);
 }
 
 /* Fills every field of row type `type`, in FIELDS order.  Called with a
