@@ -67,6 +67,7 @@ typedef enum {
 /* Optional work a query asks for (tt_query.want). */
 enum {
     TT_WANT_OWNERS = 1, /* pid, and on Linux uid and inode */
+    TT_WANT_INFO = 2,   /* TCP: each connection's tcp_info (tt_rows.info; Linux netlink) */
 };
 
 /* The table is (protocol, family), as iproute2's inet_show_netlink(f, dump_fp,
@@ -121,8 +122,70 @@ typedef struct {
     uint32_t name_off;
     uint16_t name_len;
     uint8_t type; /* AF_UNIX: SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET */
+    /* With TT_WANT_INFO: 1 + the index of this row's tt_rows.info entry;
+     * 0 where the OS sent none.  It fills a padding hole: rows stay 96 bytes,
+     * and it travels with the row through the sort. */
+    uint32_t info;
     uint64_t peer_inode; /* AF_UNIX: the peer's inode */
 } tt_row;
+
+/* One connection's quality figures (TT_WANT_INFO), as the OS sent them:
+ * value[TT_INFO_*] where bit TT_INFO_* of `has` is set, absent (the
+ * attribute was too short, the OS has no such figure) where it is not.
+ * Units are the public TcpInfo's: microseconds (_US), milliseconds (_MS),
+ * bytes and bytes per second. */
+enum {
+    TT_INFO_RTT_US,
+    TT_INFO_RTTVAR_US,
+    TT_INFO_MIN_RTT_US,
+    TT_INFO_RTO_US,
+    TT_INFO_ATO_US,
+    TT_INFO_SND_MSS,
+    TT_INFO_RCV_MSS,
+    TT_INFO_SND_CWND,
+    TT_INFO_SND_SSTHRESH,
+    TT_INFO_RCV_SPACE,
+    TT_INFO_RETRANSMITS,
+    TT_INFO_TOTAL_RETRANS,
+    TT_INFO_LOST,
+    TT_INFO_UNACKED,
+    TT_INFO_SACKED,
+    TT_INFO_REORDERING,
+    TT_INFO_BYTES_ACKED,
+    TT_INFO_BYTES_RECEIVED,
+    TT_INFO_BYTES_SENT,
+    TT_INFO_BYTES_RETRANS,
+    TT_INFO_SEGS_IN,
+    TT_INFO_SEGS_OUT,
+    TT_INFO_DATA_SEGS_IN,
+    TT_INFO_DATA_SEGS_OUT,
+    TT_INFO_DELIVERY_RATE,
+    TT_INFO_PACING_RATE,
+    TT_INFO_BUSY_TIME_US,
+    TT_INFO_RWND_LIMITED_US,
+    TT_INFO_SNDBUF_LIMITED_US,
+    TT_INFO_NOTSENT_BYTES,
+    TT_INFO_LAST_DATA_SENT_MS,
+    TT_INFO_LAST_DATA_RECV_MS,
+    TT_INFO_LAST_ACK_RECV_MS,
+    TT_INFO_CA_STATE,
+    TT_INFO_CONGESTION, /* the name, in `congestion`, not in value[] */
+    TT_INFO_RMEM_ALLOC,
+    TT_INFO_RCVBUF,
+    TT_INFO_WMEM_ALLOC,
+    TT_INFO_SNDBUF,
+    TT_INFO_DROPS,
+    TT_INFO_COUNT
+};
+
+/* Linux's TCP_CA_NAME_MAX: 15 characters and a NUL. */
+#define TT_CONGESTION_MAX 16
+
+typedef struct {
+    uint64_t value[TT_INFO_COUNT];
+    uint64_t has;                       /* bit TT_INFO_*: value (or name) present */
+    char congestion[TT_CONGESTION_MAX]; /* NUL-terminated, ASCII as the kernel sent it */
+} tt_tcp_info;
 
 /* The rows of one table; protocol and family say which (the glue's collect
  * copies them from the query), so whoever builds objects needs no query. */
@@ -134,6 +197,8 @@ typedef struct {
     int family;
     char *names; /* AF_UNIX: the socket names rows point into */
     size_t names_len, names_cap;
+    tt_tcp_info *info; /* TT_WANT_INFO: what tt_row.info indexes; else NULL */
+    size_t info_len, info_cap;
 } tt_rows;
 
 typedef enum {
@@ -162,6 +227,10 @@ int tt_fail(tt_error *err, tt_err_kind kind, long code, const char *step);
 /* Appends one zeroed row; NULL (and err set) when memory runs out. */
 tt_row *tt_rows_push(tt_rows *rows, tt_error *err);
 void tt_rows_free(tt_rows *rows);
+
+/* Appends one zeroed info entry for `row` (its tt_row.info); NULL (and err
+ * set) when memory runs out or the index would not fit. */
+tt_tcp_info *tt_rows_push_info(tt_rows *rows, tt_row *row, tt_error *err);
 
 /* Stores `name` (len bytes) as `row`'s (TT_HAS_NAME); with `abstract`, its
  * NULs become '@'.  0, or -1 with *err set (memory, or a name too long). */

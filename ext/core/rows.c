@@ -5,6 +5,9 @@
 
 #include "tcptable.h"
 
+/* tt_row.info filled a padding hole: a row is as large as before it. */
+_Static_assert(sizeof(void *) != 8 || sizeof(tt_row) == 96, "a row is 96 bytes on 64-bit");
+
 int
 tt_fail(tt_error *err, tt_err_kind kind, long code, const char *step)
 {
@@ -42,10 +45,35 @@ tt_rows_free(tt_rows *rows)
 {
     free(rows->rows);
     free(rows->names);
+    free(rows->info);
     rows->rows = NULL;
     rows->names = NULL;
+    rows->info = NULL;
     rows->len = rows->cap = 0;
     rows->names_len = rows->names_cap = 0;
+    rows->info_len = rows->info_cap = 0;
+}
+
+tt_tcp_info *
+tt_rows_push_info(tt_rows *rows, tt_row *row, tt_error *err)
+{
+    tt_tcp_info *info;
+
+    if (rows->info_len == rows->info_cap) {
+        size_t cap = rows->info_cap ? rows->info_cap * 2 : 64;
+        tt_tcp_info *grown;
+        if (cap > UINT32_MAX - 1 || cap > SIZE_MAX / sizeof(tt_tcp_info) ||
+            (grown = realloc(rows->info, cap * sizeof(tt_tcp_info))) == NULL) {
+            tt_fail(err, TT_ERR_NOMEM, 0, "growing the tcp_info array");
+            return NULL;
+        }
+        rows->info = grown;
+        rows->info_cap = cap;
+    }
+    info = &rows->info[rows->info_len++];
+    memset(info, 0, sizeof(*info));
+    row->info = (uint32_t)rows->info_len;
+    return info;
 }
 
 int

@@ -11,6 +11,7 @@
  *   errors.c    backend errors as exceptions
  *   namespaces.c  namespaces() and its Namespace rows
  *   stats.c     stats(), udp_stats() and their TcpStats, UdpStats types
+ *   info.c      TcpInfo: a connection's tcp_info as a structseq
  *   watcher.c   the Watcher type (change events) and its Changes rows */
 #ifndef TCPTABLE_GLUE_H
 #define TCPTABLE_GLUE_H
@@ -40,6 +41,7 @@ typedef struct {
     PyTypeObject *namespace_type;       /* tcptable.Namespace */
     PyTypeObject *stats_type;           /* tcptable.TcpStats */
     PyTypeObject *udp_stats_type;       /* tcptable.UdpStats */
+    PyTypeObject *info_type;            /* tcptable.TcpInfo */
     PyTypeObject *watcher_type;         /* tcptable.Watcher */
     PyTypeObject *changes_type;         /* tcptable.Changes */
 } ttpy_state;
@@ -55,9 +57,11 @@ int ttpy_add_row_types(PyObject *module, ttpy_state *st);
 /* rows->protocol's and rows->family's row type */
 PyObject *ttpy_build_table(ttpy_state *st, const tt_rows *rows);
 /* A tuple of n rows of the table (protocol, family): rows[index[k * stride]]
- * for k < n (index NULL: rows[k]); `names` holds AF_UNIX rows' names. */
+ * for k < n (index NULL: rows[k]); `names` holds AF_UNIX rows' names, `info`
+ * what TCP rows' info indexes (NULL: every row's info is None). */
 PyObject *ttpy_build_rows(ttpy_state *st, int protocol, int family, const tt_row *rows,
-                          const char *names, const uint32_t *index, size_t stride, size_t n);
+                          const char *names, const tt_tcp_info *info, const uint32_t *index,
+                          size_t stride, size_t n);
 int ttpy_row_types_traverse(ttpy_state *st, visitproc visit, void *arg);
 void ttpy_row_types_clear(ttpy_state *st);
 extern const char ttpy_row_allocation[]; /* "own" or "public" */
@@ -89,6 +93,7 @@ enum {
     TTPY_STATES,
     TTPY_SORT,
     TTPY_PIDS,
+    TTPY_INFO, /* TCP tables only */
     TTPY_LOCAL_PORTS,
     TTPY_REMOTE_PORTS,
     TTPY_BY,
@@ -131,6 +136,8 @@ int ttpy_query_matches_nothing(const tt_query *q);
 /* The option texts every docstring shares (module.c, watcher.c). */
 #define TTPY_DOC_STATES "states: an iterable of TcpState to keep (None: all).\n"
 #define TTPY_DOC_PIDS "pids: fill each row's pid (and on Linux uid and inode).\n"
+#define TTPY_DOC_INFO                                                                         \
+    "info: fill each row's info, a TcpInfo (Linux netlink; None where the OS gives none).\n"
 #define TTPY_DOC_PORTS                                                                        \
     "local_ports, remote_ports: iterables of ports a row's must be in (None: any).\n"
 #define TTPY_DOC_NETNS                                                                        \
@@ -160,6 +167,12 @@ PyObject *ttpy_counts(PyObject *module, PyObject *args, PyObject *kwargs);
 int ttpy_add_stats_types(PyObject *module, ttpy_state *st);
 PyObject *ttpy_stats(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ttpy_udp_stats(PyObject *module, PyObject *args, PyObject *kwargs);
+
+/* info.c */
+int ttpy_add_info_type(PyObject *module, ttpy_state *st);
+/* A TcpInfo of `info`; number(ctx, v) makes each int (a table's cache). */
+PyObject *ttpy_info_object(ttpy_state *st, const tt_tcp_info *info,
+                           PyObject *(*number)(void *ctx, uint64_t value), void *ctx);
 
 /* watcher.c */
 int ttpy_add_watcher_types(PyObject *module, ttpy_state *st);

@@ -5,15 +5,16 @@
 #include "glue.h"
 
 /* tcp6(), tcp4(), udp6() and udp4(): one text, but for the table's names
- * (and UDP's lack of states). */
-#define TABLE_DOC(name, states, row, what, states_doc, call)                                  \
-    name "(*, " states "sort=False, pids=False, local_ports=None, remote_ports=None,\n"       \
-         "     netns=None) -> tuple[" row ", ...]\n\n"                                        \
+ * (and UDP's lack of states and info). */
+#define TABLE_DOC(name, states, info, row, what, states_doc, info_doc, call)                  \
+    name "(*, " states "sort=False, pids=False, " info "local_ports=None,\n"                   \
+         "     remote_ports=None, netns=None) -> tuple[" row ", ...]\n\n"                     \
          "The " what " table.  " states_doc "sort: order rows as " call                        \
-         "(Order=TRUE) does.\n" TTPY_DOC_PIDS TTPY_DOC_PORTS TTPY_DOC_NETNS
+         "(Order=TRUE) does.\n" TTPY_DOC_PIDS info_doc TTPY_DOC_PORTS TTPY_DOC_NETNS
 #define TCP_DOC(name, row, what, call)                                                        \
-    TABLE_DOC(name, "states=None, ", row, what " TCP", TTPY_DOC_STATES, call)
-#define UDP_DOC(name, row, what, call) TABLE_DOC(name, "", row, what " UDP", "", call)
+    TABLE_DOC(name, "states=None, ", "info=False, ", row, what " TCP", TTPY_DOC_STATES,       \
+              TTPY_DOC_INFO, call)
+#define UDP_DOC(name, row, what, call) TABLE_DOC(name, "", "", row, what " UDP", "", "", call)
 
 PyDoc_STRVAR(tcp6_doc, TCP_DOC("tcp6", "Tcp6Row", "IPv6", "GetTcp6Table"));
 PyDoc_STRVAR(tcp4_doc, TCP_DOC("tcp4", "Tcp4Row", "IPv4", "GetTcpTable"));
@@ -107,6 +108,7 @@ module_exec(PyObject *module)
 
     if (take_states(st) < 0 || ttpy_add_row_types(module, st) < 0 ||
         ttpy_add_namespace_type(module, st) < 0 || ttpy_add_stats_types(module, st) < 0 ||
+        ttpy_add_info_type(module, st) < 0 ||
         ttpy_add_watcher_types(module, st) < 0)
         return -1;
     return 0;
@@ -122,6 +124,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->namespace_type);
     Py_VISIT(st->stats_type);
     Py_VISIT(st->udp_stats_type);
+    Py_VISIT(st->info_type);
     Py_VISIT(st->watcher_type);
     Py_VISIT(st->changes_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)
@@ -139,6 +142,7 @@ module_clear(PyObject *module)
     Py_CLEAR(st->namespace_type);
     Py_CLEAR(st->stats_type);
     Py_CLEAR(st->udp_stats_type);
+    Py_CLEAR(st->info_type);
     Py_CLEAR(st->watcher_type);
     Py_CLEAR(st->changes_type);
     for (int s = 1; s <= TT_STATE_MAX; s++)

@@ -96,16 +96,30 @@ convert_sort(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
     return ttpy_bool_arg(obj, "sort", &out->sort);
 }
 
+/* A bool option that turns one TT_WANT_* bit on or off. */
+static int
+convert_want(PyObject *obj, const char *name, unsigned bit, ttpy_query *out)
+{
+    int on;
+
+    if (ttpy_bool_arg(obj, name, &on) < 0)
+        return -1;
+    out->q.want = on ? out->q.want | bit : out->q.want & ~bit;
+    return 0;
+}
+
 static int
 convert_pids(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
 {
-    int pids;
-
     (void)entry;
-    if (ttpy_bool_arg(obj, "pids", &pids) < 0)
-        return -1;
-    out->q.want = pids ? TT_WANT_OWNERS : 0;
-    return 0;
+    return convert_want(obj, "pids", TT_WANT_OWNERS, out);
+}
+
+static int
+convert_info(PyObject *obj, const ttpy_entry *entry, ttpy_query *out)
+{
+    (void)entry;
+    return convert_want(obj, "info", TT_WANT_INFO, out);
 }
 
 static int
@@ -163,6 +177,7 @@ static const option options[TTPY_N_OPTIONS] = {
     [TTPY_STATES] = {"states", convert_states},
     [TTPY_SORT] = {"sort", convert_sort},
     [TTPY_PIDS] = {"pids", convert_pids},
+    [TTPY_INFO] = {"info", convert_info},
     [TTPY_LOCAL_PORTS] = {"local_ports", convert_local_ports},
     [TTPY_REMOTE_PORTS] = {"remote_ports", convert_remote_ports},
     [TTPY_BY] = {"by", convert_by},

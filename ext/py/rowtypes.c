@@ -67,7 +67,10 @@ enum {
       "the connected peer's inode (netlink); None for none and from /proc")               \
     X(DROPS, 0, IN_UDP, "drops",                                                          \
       "Linux: datagrams dropped on this socket (a full receive buffer, a failed "        \
-      "filter); None on Windows and with netlink before Linux 4.7")
+      "filter); None on Windows and with netlink before Linux 4.7")                      \
+    X(INFO, 0, IN_TCP, "info",                                                            \
+      "with info=True, the connection's TcpInfo (Linux netlink); None without, for "     \
+      "TIME_WAIT and request sockets, from /proc and on Windows")
 
 #define FIELD_ENTRY(NAME, tuple, by_name, name, doc) {tuple, by_name, name, doc},
 static const struct {
@@ -237,7 +240,8 @@ typedef struct {
     ttpy_state *st;
     object_cache *cache;
     int family;
-    const char *names; /* AF_UNIX: what name_off indexes */
+    const char *names;       /* AF_UNIX: what name_off indexes */
+    const tt_tcp_info *info; /* what tt_row.info indexes; NULL: none */
     const tt_row *r;
 } row_source;
 
@@ -381,6 +385,24 @@ value_PEER_INODE(const row_source *s, const unsigned type)
                                    : Py_NewRef(Py_None);
 }
 
+/* A TcpInfo's ints: rows of one table repeat most (timeouts, segment
+ * sizes, buffer sizes), so those that fit share the number cache. */
+static PyObject *
+info_number(void *cache, uint64_t value)
+{
+    return value <= UINT32_MAX ? cached_number(cache, (uint32_t)value)
+                               : PyLong_FromUnsignedLongLong(value);
+}
+
+static inline PyObject *
+value_INFO(const row_source *s, const unsigned type)
+{
+    (void)type;
+    return s->r->info != 0 && s->info != NULL
+               ? ttpy_info_object(s->st, &s->info[s->r->info - 1], info_number, s->cache)
+               : Py_NewRef(Py_None);
+}
+
 /* Fills every field of row type `type`, in FIELDS order.  Called with a
  * constant type, so each row type gets straight-line code with no per-field
  * test (a loop over the table cost 10% of a table's build). */
@@ -432,11 +454,12 @@ row_type_of(ttpy_state *st, int protocol, int family, const ttpy_row_layout **la
 
 PyObject *
 ttpy_build_rows(ttpy_state *st, int protocol, int family, const tt_row *rows,
-                const char *names, const uint32_t *index, size_t stride, size_t n)
+                const char *names, const tt_tcp_info *info, const uint32_t *index,
+                size_t stride, size_t n)
 {
     const ttpy_row_layout *layout;
     int (*fill)(PyObject *, const row_source *);
-    row_source source = {st, NULL, family, names, NULL};
+    row_source source = {st, NULL, family, names, info, NULL};
     object_cache *cache = NULL;
     PyObject *table = PyTuple_New((Py_ssize_t)n);
 
@@ -473,8 +496,8 @@ error:
 PyObject *
 ttpy_build_table(ttpy_state *st, const tt_rows *rows)
 {
-    return ttpy_build_rows(st, rows->protocol, rows->family, rows->rows, rows->names, NULL, 0,
-                           rows->len);
+    return ttpy_build_rows(st, rows->protocol, rows->family, rows->rows, rows->names,
+                           rows->info, NULL, 0, rows->len);
 }
 
 /* ---- the types ---------------------------------------------------------- */

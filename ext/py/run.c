@@ -60,7 +60,7 @@ collect_once(void *arg, tt_error *err)
     if (rc == 0 && job->sort)
         rc = tt_rows_sort(job->rows, err);
     if (rc < 0)
-        job->rows->len = 0;
+        job->rows->len = job->rows->info_len = 0;
     return rc;
 }
 

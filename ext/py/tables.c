@@ -5,8 +5,10 @@
     (TTPY_OPT(TTPY_STATES) | TTPY_OPT(TTPY_SORT) | TTPY_OPT(TTPY_PIDS) |                      \
      TTPY_OPT(TTPY_LOCAL_PORTS) | TTPY_OPT(TTPY_REMOTE_PORTS) | TTPY_OPT(TTPY_NETNS))
 
-static const ttpy_entry tcp6_entry = {"tcp6", TABLE_OPTIONS, 0, IPPROTO_TCP, AF_INET6, NULL};
-static const ttpy_entry tcp4_entry = {"tcp4", TABLE_OPTIONS, 0, IPPROTO_TCP, AF_INET, NULL};
+/* TCP tables may ask for each connection's tcp_info. */
+#define TCP_OPTIONS (TABLE_OPTIONS | TTPY_OPT(TTPY_INFO))
+static const ttpy_entry tcp6_entry = {"tcp6", TCP_OPTIONS, 0, IPPROTO_TCP, AF_INET6, NULL};
+static const ttpy_entry tcp4_entry = {"tcp4", TCP_OPTIONS, 0, IPPROTO_TCP, AF_INET, NULL};
 /* UDP sockets have no states to choose: the kernel's CLOSE and ESTABLISHED
  * say whether one is connected (the rows' `connected`). */
 #define UDP_OPTIONS (TABLE_OPTIONS & ~TTPY_OPT(TTPY_STATES))

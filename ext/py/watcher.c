@@ -105,16 +105,16 @@ build_changes(ttpy_state *st, const watcher *self)
     PyObject *opened = NULL, *closed = NULL, *old = NULL, *now = NULL, *changed = NULL;
     PyObject *result = NULL;
 
-    if ((opened = ttpy_build_rows(st, protocol, family, self->next.rows, NULL,
+    if ((opened = ttpy_build_rows(st, protocol, family, self->next.rows, NULL, NULL,
                                    d->opened, 1, d->n_opened)) ==
             NULL ||
-        (closed = ttpy_build_rows(st, protocol, family, self->prev.rows, NULL,
+        (closed = ttpy_build_rows(st, protocol, family, self->prev.rows, NULL, NULL,
                                    d->closed, 1, d->n_closed)) ==
             NULL ||
-        (old = ttpy_build_rows(st, protocol, family, self->prev.rows, NULL,
+        (old = ttpy_build_rows(st, protocol, family, self->prev.rows, NULL, NULL,
                                    d->changed, 2, d->n_changed)) ==
             NULL ||
-        (now = ttpy_build_rows(st, protocol, family, self->next.rows, NULL,
+        (now = ttpy_build_rows(st, protocol, family, self->next.rows, NULL, NULL,
                                    d->changed + 1, 2, d->n_changed)) ==
             NULL ||
         (changed = PyTuple_New((Py_ssize_t)d->n_changed)) == NULL)

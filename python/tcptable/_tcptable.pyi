@@ -24,8 +24,140 @@ class _ByName:
     @property
     def tx_queue(self) -> int | None: ...
 
+# Typing only: a TCP row's field by name after _ByName's.
+class _TcpInfoField:
+    @property
+    def info(self) -> TcpInfo | None: ...
+
 @final
-class Tcp6Row(tuple[TcpState, str, int, int, str, int, int], _ByName, _StructSeq):
+class TcpInfo(
+    tuple[
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        str | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+        int | None,
+    ],
+    _StructSeq,
+):
+    @property
+    def rtt_us(self) -> int | None: ...
+    @property
+    def rttvar_us(self) -> int | None: ...
+    @property
+    def min_rtt_us(self) -> int | None: ...
+    @property
+    def rto_us(self) -> int | None: ...
+    @property
+    def ato_us(self) -> int | None: ...
+    @property
+    def snd_mss(self) -> int | None: ...
+    @property
+    def rcv_mss(self) -> int | None: ...
+    @property
+    def snd_cwnd(self) -> int | None: ...
+    @property
+    def snd_ssthresh(self) -> int | None: ...
+    @property
+    def rcv_space(self) -> int | None: ...
+    @property
+    def retransmits(self) -> int | None: ...
+    @property
+    def total_retrans(self) -> int | None: ...
+    @property
+    def lost(self) -> int | None: ...
+    @property
+    def unacked(self) -> int | None: ...
+    @property
+    def sacked(self) -> int | None: ...
+    @property
+    def reordering(self) -> int | None: ...
+    @property
+    def bytes_acked(self) -> int | None: ...
+    @property
+    def bytes_received(self) -> int | None: ...
+    @property
+    def bytes_sent(self) -> int | None: ...
+    @property
+    def bytes_retrans(self) -> int | None: ...
+    @property
+    def segs_in(self) -> int | None: ...
+    @property
+    def segs_out(self) -> int | None: ...
+    @property
+    def data_segs_in(self) -> int | None: ...
+    @property
+    def data_segs_out(self) -> int | None: ...
+    @property
+    def delivery_rate(self) -> int | None: ...
+    @property
+    def pacing_rate(self) -> int | None: ...
+    @property
+    def busy_time_us(self) -> int | None: ...
+    @property
+    def rwnd_limited_us(self) -> int | None: ...
+    @property
+    def sndbuf_limited_us(self) -> int | None: ...
+    @property
+    def notsent_bytes(self) -> int | None: ...
+    @property
+    def last_data_sent_ms(self) -> int | None: ...
+    @property
+    def last_data_recv_ms(self) -> int | None: ...
+    @property
+    def last_ack_recv_ms(self) -> int | None: ...
+    @property
+    def ca_state(self) -> int | None: ...
+    @property
+    def congestion(self) -> str | None: ...
+    @property
+    def rmem_alloc(self) -> int | None: ...
+    @property
+    def rcvbuf(self) -> int | None: ...
+    @property
+    def wmem_alloc(self) -> int | None: ...
+    @property
+    def sndbuf(self) -> int | None: ...
+    @property
+    def drops(self) -> int | None: ...
+
+@final
+class Tcp6Row(tuple[TcpState, str, int, int, str, int, int], _ByName, _TcpInfoField, _StructSeq):
     @property
     def state(self) -> TcpState: ...
     @property
@@ -42,7 +174,7 @@ class Tcp6Row(tuple[TcpState, str, int, int, str, int, int], _ByName, _StructSeq
     def remote_port(self) -> int: ...
 
 @final
-class Tcp4Row(tuple[TcpState, str, int, str, int], _ByName, _StructSeq):
+class Tcp4Row(tuple[TcpState, str, int, str, int], _ByName, _TcpInfoField, _StructSeq):
     @property
     def state(self) -> TcpState: ...
     @property
@@ -219,6 +351,7 @@ def tcp6(
     states: Iterable[TcpState | int] | None = None,
     sort: bool = False,
     pids: bool = False,
+    info: bool = False,
     local_ports: _Ports = None,
     remote_ports: _Ports = None,
     netns: _NetNs = None,
@@ -228,6 +361,7 @@ def tcp4(
     states: Iterable[TcpState | int] | None = None,
     sort: bool = False,
     pids: bool = False,
+    info: bool = False,
     local_ports: _Ports = None,
     remote_ports: _Ports = None,
     netns: _NetNs = None,

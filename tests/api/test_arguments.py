@@ -1,6 +1,7 @@
 """Bad arguments raise TypeError/ValueError naming the bad value; nothing crashes."""
 
 import enum
+import os
 import re
 import signal
 import socket
@@ -52,6 +53,39 @@ def test_state_items_of_the_wrong_type(fn, item):
 def test_sort_must_be_a_bool(fn, sort):
     with pytest.raises(TypeError, match=re.escape(f"sort must be a bool, not {sort!r}")):
         fn(sort=sort)
+
+
+@pytest.mark.parametrize("fn", [tcptable.tcp6, tcptable.tcp4])
+@pytest.mark.parametrize("info", [1, 0, "yes", None, 1.0])
+def test_info_must_be_a_bool(fn, info):
+    with pytest.raises(TypeError, match=re.escape(f"info must be a bool, not {info!r}")):
+        fn(info=info)
+
+
+@pytest.mark.parametrize(
+    "call", ["udp6", "udp4", "counts", "stats", "udp_stats", *(["unix"] if LINUX else [])]
+)
+def test_info_is_for_tcp_tables_only(call):
+    with pytest.raises(TypeError, match="'info' is an invalid keyword argument"):
+        getattr(tcptable, call)(info=True)
+
+
+def test_info_is_accepted_everywhere(netns_if_possible):
+    """Every platform takes info=True; Windows leaves every row's info None
+    (extended statistics are not read yet: docs/windows.md)."""
+    listener = socket.socket(socket.AF_INET6)
+    listener.bind(("::1", 0))
+    listener.listen()
+    try:
+        (row,) = tcptable.tcp6(info=True, local_ports={listener.getsockname()[1]})
+        if LINUX and os.environ.get("TCPTABLE_BACKEND") != "proc":
+            assert isinstance(row.info, tcptable.TcpInfo)
+        else:
+            assert row.info is None
+        (plain,) = tcptable.tcp6(local_ports={listener.getsockname()[1]})
+        assert plain.info is None and plain == row
+    finally:
+        listener.close()
 
 
 @pytest.mark.parametrize("fn", TABLES)

@@ -48,6 +48,7 @@ UDP4_BY_NAME = ("remote_addr", "remote_port", "connected", *BY_NAME, "drops")
 # UNIX rows (Linux): what ss -x shows first, the rest by name.
 UNIX_FIELDS = ("path", "type", "state")
 UNIX_BY_NAME = (*BY_NAME, "peer_inode")
+TCP_BY_NAME = (*BY_NAME, "info")
 
 
 def test_tcp_state_members():
@@ -73,8 +74,8 @@ def field_names(cls) -> list[str]:
 @pytest.mark.parametrize(
     "cls,fields,by_name",
     [
-        (Tcp6Row, TCP6_FIELDS, BY_NAME),
-        (Tcp4Row, TCP4_FIELDS, BY_NAME),
+        (Tcp6Row, TCP6_FIELDS, TCP_BY_NAME),
+        (Tcp4Row, TCP4_FIELDS, TCP_BY_NAME),
         (Udp6Row, UDP6_FIELDS, UDP6_BY_NAME),
         (Udp4Row, UDP4_FIELDS, UDP4_BY_NAME),
         (UnixRow, UNIX_FIELDS, UNIX_BY_NAME),
@@ -121,6 +122,7 @@ def stub_properties(cls: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> list
         tcptable.TcpStats,
         tcptable.UdpStats,
         tcptable.Namespace,
+        tcptable.TcpInfo,
     ],
 )
 def test_stubs_have_the_row_types_shape(cls):

@@ -2,7 +2,8 @@
  *
  * Input: byte 0 bit 0 picks the family (0 AF_INET6, 1 AF_INET), bit 1 the
  * protocol (0 TCP, 1 UDP: the drops in INET_DIAG_SKMEMINFO), bit 2 AF_UNIX
- * instead (unix_diag_msg rows), bytes 1-2 the
+ * instead (unix_diag_msg rows), bit 3 TT_WANT_INFO (TCP: INET_DIAG_INFO,
+ * CONG and SKMEMINFO decoded into the rows' info entries), bytes 1-2 the
  * MIB state set (little endian), bytes 3-6 our netlink port id (little
  * endian); the rest is one received batch, decoded as if recvmsg() had
  * returned it.  The sequence number is FUZZ_SEQ (the capture tool uses it). */
@@ -46,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     q.protocol = protocol;
     q.family = family;
     q.states = states;
-    q.want = TT_WANT_OWNERS;
+    q.want = TT_WANT_OWNERS | (data[0] & 8 ? TT_WANT_INFO : 0);
     rc = tt_nl_decode(batch, len, FUZZ_SEQ, portid, &q, &rows, &err);
     REQUIRE(rc == -1 || rc == TT_NL_MORE || rc == TT_NL_DONE);
     if (rc == -1)
@@ -59,10 +60,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_unix_row(&rows.rows[i], rows.names_len);
         else
             check_row(&rows.rows[i], protocol, family);
+        check_info(&rows, &rows.rows[i], protocol == IPPROTO_TCP && (q.want & TT_WANT_INFO));
         REQUIRE(TT_STATE_IN(states, rows.rows[i].state));
     }
-    /* The radix sort reads every decoded row: it must not fault on any. */
+    /* The radix sort reads every decoded row: it must not fault on any, and
+     * each row keeps its own info entry. */
     REQUIRE(tt_rows_sort(&rows, &err) == 0 || err.kind == TT_ERR_NOMEM);
+    for (size_t i = 0; i < rows.len; i++)
+        check_info(&rows, &rows.rows[i], protocol == IPPROTO_TCP && (q.want & TT_WANT_INFO));
     tt_rows_free(&rows);
     free(batch);
     return 0;

@@ -84,4 +84,29 @@ check_unix_row(const tt_row *r, size_t names_len)
     REQUIRE(!(r->has & TT_HAS_PEER) || r->peer_inode != 0);
 }
 
+/* A row's info entry (TT_WANT_INFO): only where asked, inside the side
+ * array, one per row, with known fields and a printable congestion name. */
+static inline void
+check_info(const tt_rows *rows, const tt_row *r, int asked)
+{
+    const tt_tcp_info *info;
+
+    REQUIRE(rows->info_len <= rows->info_cap && rows->info_len <= rows->len);
+    if (r->info == 0)
+        return;
+    REQUIRE(asked && r->info <= rows->info_len);
+    info = &rows->info[r->info - 1];
+    REQUIRE((info->has >> TT_INFO_COUNT) == 0);
+    if (info->has & ((uint64_t)1 << TT_INFO_CONGESTION)) {
+        size_t n = strnlen(info->congestion, TT_CONGESTION_MAX);
+        REQUIRE(n > 0 && n < TT_CONGESTION_MAX);
+        for (size_t i = 0; i < n; i++)
+            REQUIRE(info->congestion[i] > 0x20 && info->congestion[i] < 0x7f);
+    }
+    else
+        REQUIRE(info->congestion[0] == '\0');
+    for (int i = 0; i < TT_INFO_COUNT; i++)
+        REQUIRE((info->has >> i & 1) || info->value[i] == 0);
+}
+
 #endif

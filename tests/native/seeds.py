@@ -30,16 +30,21 @@ DIAG_MSG = struct.Struct("=BBBB HH16s16sI8s IIIII")  # struct inet_diag_msg, 72 
 PORTID = 4242  # port id of the hand-made batches
 
 
-INET_DIAG_SKMEMINFO = 4  # the attribute UDP dumps ask for (idiag_ext bit 3)
+# Attribute types (linux/inet_diag.h); a dump asks for type T with idiag_ext
+# bit T - 1.  UDP dumps ask for SKMEMINFO, TCP ones with info=True for all three.
+INET_DIAG_INFO, INET_DIAG_CONG, INET_DIAG_SKMEMINFO = 2, 4, 7
+INFO_EXT = 1 << (INET_DIAG_INFO - 1) | 1 << (INET_DIAG_CONG - 1) | 1 << (INET_DIAG_SKMEMINFO - 1)
 SK_MEMINFO_VARS = 9  # u32 values up to SK_MEMINFO_DROPS (Linux 4.7)
 
 
-def _kind(family: int, protocol: int) -> int:
-    """Byte 0 of a harness input: bit 0 IPv4, bit 1 UDP, bit 2 AF_UNIX."""
+def _kind(family: int, protocol: int, info: bool = False) -> int:
+    """Byte 0 of a harness input: bit 0 IPv4, bit 1 UDP, bit 2 AF_UNIX, bit 3
+    info=True."""
     return (
         (family == socket.AF_INET)
         | (protocol == socket.IPPROTO_UDP) << 1
         | (family == AF_UNIX) << 2
+        | info << 3
     )
 
 
@@ -49,20 +54,25 @@ def netlink_input(
     portid: int = PORTID,
     states: int = ALL_MIB_STATES,
     protocol: int = socket.IPPROTO_TCP,
+    info: bool = False,
 ) -> bytes:
-    """One fuzz_netlink input: family and protocol, state set and port id,
-    then the batch."""
-    return bytes([_kind(family, protocol)]) + struct.pack("<HI", states, portid) + batch
+    """One fuzz_netlink input: family, protocol and info, state set and port
+    id, then the batch."""
+    return bytes([_kind(family, protocol, info)]) + struct.pack("<HI", states, portid) + batch
 
 
 def proc_input(family: int, line: bytes, protocol: int = socket.IPPROTO_TCP) -> bytes:
     return bytes([_kind(family, protocol)]) + line
 
 
-def capture_netlink(family: int, protocol: int = socket.IPPROTO_TCP) -> tuple[int, list[bytes]]:
+def capture_netlink(
+    family: int, protocol: int = socket.IPPROTO_TCP, info: bool = False
+) -> tuple[int, list[bytes]]:
     """Dumps every socket of ``family`` and ``protocol`` as tcptable asks
-    (UDP with INET_DIAG_SKMEMINFO); returns (port id, raw batches)."""
+    (UDP with INET_DIAG_SKMEMINFO, TCP with info=True INFO, CONG and
+    SKMEMINFO); returns (port id, raw batches)."""
     ext = 1 << (INET_DIAG_SKMEMINFO - 1) if protocol == socket.IPPROTO_UDP else 0
+    ext |= INFO_EXT if info and protocol == socket.IPPROTO_TCP else 0
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as s:
         req = struct.pack("=BBBBI", family, protocol, ext, 0, ALL_LINUX_STATES)
         req += bytes(48)  # struct inet_diag_sockid, zero: no filter
@@ -208,6 +218,70 @@ def handmade_netlink() -> dict[str, bytes]:
     out["timewait-filtered"] = netlink_input(v6, cases["timewait-filtered"][1], states=1 << 11)
     out.update(handmade_udp_netlink())
     out.update(handmade_unix_netlink())
+    out.update(handmade_info_netlink())
+    return out
+
+
+# struct tcp_info's length in each kernel era (tcp_info.c), and Linux 6.18's.
+TCP_INFO_ERAS = (104, 120, 136, 144, 160, 168, 192, 200, 224, 232, 240, 248, 280)
+TCP_INFO_MAX = 280 + 32  # every length up to past the longest seen
+
+
+def tcp_info_attrs(info_len: int, cong: bytes = b"cubic\0", mem_values: int = 9) -> bytes:
+    """INET_DIAG_INFO of `info_len` bytes (byte i is i & 0xff), CONG and
+    SKMEMINFO, as a TCP dump with info=True carries them."""
+    info = bytes(i & 0xFF for i in range(info_len))
+    mem = struct.pack(f"={mem_values}I", *range(1, mem_values + 1))
+    return (
+        nlattr(INET_DIAG_INFO, info)
+        + nlattr(INET_DIAG_CONG, cong)
+        + nlattr(INET_DIAG_SKMEMINFO, mem)
+    )
+
+
+def handmade_info_netlink() -> dict[str, bytes]:
+    """TCP rows of a dump with info=True: INET_DIAG_INFO of every length from
+    0 to past today's struct (a few batches, and one input per kernel era), odd
+    congestion names and memory counters, rows without attributes (TIME_WAIT,
+    request sockets), and the same attributes where info was not asked."""
+    v6, v4 = socket.AF_INET6, socket.AF_INET
+    lo6 = socket.inet_pton(v6, "::1")
+    lo4 = socket.inet_aton("127.0.0.1")
+    done = nlmsg(NLMSG_DONE, struct.pack("=i", 0))
+
+    def row(attrs: bytes, family: int = v6, state: int = 1, port: int = 80) -> bytes:
+        addr = lo6 if family == v6 else lo4
+        return nlmsg(SOCK_DIAG_BY_FAMILY, diag(family, state, addr, addr, sport=port) + attrs)
+
+    # Every length, in inputs under .ci/fuzz's -max_len (64 KiB).
+    cases = {}
+    for first in range(0, TCP_INFO_MAX + 1, 80):
+        lengths = range(first, min(first + 80, TCP_INFO_MAX + 1))
+        every = b"".join(row(tcp_info_attrs(n), port=n + 1) for n in lengths)
+        cases[f"info-lengths-{first}-{lengths[-1]}"] = (v6, every + done)
+    for n in TCP_INFO_ERAS:
+        cases[f"info-era-{n}"] = (v4, row(tcp_info_attrs(n), v4) + done)
+    cases.update(
+        {
+            "info-cong-no-nul": (v6, row(tcp_info_attrs(104, b"reno")) + done),
+            "info-cong-empty": (v6, row(tcp_info_attrs(104, b"")) + done),
+            "info-cong-too-long": (v6, row(tcp_info_attrs(104, b"a" * 16 + b"\0")) + done),
+            "info-cong-15": (v6, row(tcp_info_attrs(104, b"b" * 15 + b"\0")) + done),
+            "info-cong-not-ascii": (v6, row(tcp_info_attrs(104, b"cu\xffic\0")) + done),
+            "info-mem-every-length": (
+                v6,
+                b"".join(row(tcp_info_attrs(0, mem_values=n)) for n in range(12)) + done,
+            ),
+            "info-only-cong": (v6, row(nlattr(INET_DIAG_CONG, b"bbr\0")) + done),
+            "info-time-wait-bare": (v6, row(b"", state=6) + row(tcp_info_attrs(280)) + done),
+            "info-overrun": (v6, row(nlattr(INET_DIAG_INFO, bytes(104), length=400)) + done),
+            "info-filtered-out": (v4, row(tcp_info_attrs(280), v4, state=10) + done),
+        }
+    )
+    out = {name: netlink_input(family, batch, info=True) for name, (family, batch) in cases.items()}
+    # Attributes where info was not asked, and on a UDP dump: ignored.
+    out["info-not-asked"] = netlink_input(v4, cases["info-era-280"][1])
+    out["info-on-udp"] = netlink_input(v4, cases["info-era-280"][1], protocol=socket.IPPROTO_UDP)
     return out
 
 

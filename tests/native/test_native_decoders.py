@@ -56,7 +56,8 @@ def ss_count(family: int, protocol: int) -> int:
 
 def test_live_kernel_output(netns, tmp_path):
     """Batches and lines the kernel produces right now, for every state the
-    population builds, TCP and UDP, go through both harnesses."""
+    population builds, TCP (with and without info) and UDP, go through both
+    harnesses."""
     pop = Population()
     udp: list[socket.socket] = []
     try:
@@ -84,6 +85,13 @@ def test_live_kernel_output(netns, tmp_path):
             netlink_inputs[-1].write_bytes(
                 seeds.netlink_input(family, whole, portid, protocol=protocol)
             )
+            if protocol == socket.IPPROTO_TCP:  # and as tcp6(info=True) asks
+                portid, batches = seeds.capture_netlink(family, protocol, info=True)
+                for i, batch in enumerate(batches):
+                    netlink_inputs.append(tmp_path / f"{tag}-info-batch-{i}")
+                    netlink_inputs[-1].write_bytes(
+                        seeds.netlink_input(family, batch, portid, info=True)
+                    )
             lines = seeds.capture_proc(family, protocol)
             assert len(lines) == rows
             for i, line in enumerate(lines):

@@ -101,9 +101,10 @@ def cycle(i: int) -> int:
     assert len(tcptable.tcp4()) == 3
     assert sum(tcptable.counts(None).values()) == 9
     assert len(with_backend("proc", tcptable.tcp6, sort=True)) == 6
+    assert all(r.info.snd_cwnd for r in tcptable.tcp6(info=True, sort=True))
     without_new_fds(tcptable.tcp6, states=LISTEN)
     without_new_fds(with_backend, "proc", tcptable.tcp4)
-    return 16
+    return 17
 
 
 def run_calls(n: int, start: int = 0) -> int:

@@ -148,6 +148,15 @@ def _ss_endpoint(text: str, family: int) -> tuple[str, int, int]:
     return host, scope, 0 if port == "*" else int(port)
 
 
+def _ss_row(family: int, state: str, local: str, remote: str) -> Row:
+    """One ss line's row.  ss prints no scope for the remote end: it is taken
+    to be the local one when the remote address is link-local."""
+    laddr, lscope, lport = _ss_endpoint(local, family)
+    raddr, _, rport = _ss_endpoint(remote, family)
+    rscope = lscope if is_link_local(raddr) else 0
+    return Row(FAMILY_NAME[family], SS_STATES[state], laddr, lscope, lport, raddr, rscope, rport)
+
+
 def ss_rows(
     family: int, prefix: tuple[str, ...] = (), expression: str | None = None
 ) -> collections.Counter:
@@ -162,11 +171,7 @@ def ss_rows(
     rows = collections.Counter()
     for line in out.splitlines():
         state, _recvq, _sendq, local, remote, *_ = line.split()
-        name = SS_STATES[state]
-        laddr, lscope, lport = _ss_endpoint(local, family)
-        raddr, _, rport = _ss_endpoint(remote, family)
-        rscope = lscope if is_link_local(raddr) else 0
-        rows[Row(FAMILY_NAME[family], name, laddr, lscope, lport, raddr, rscope, rport)] += 1
+        rows[_ss_row(family, state, local, remote)] += 1
     return rows
 
 
@@ -200,13 +205,40 @@ def ss_details(family: int) -> collections.Counter:
     for line in out.splitlines():
         state, recvq, sendq, local, remote, *rest = line.split()
         tail = " ".join(rest)
-        laddr, lscope, lport = _ss_endpoint(local, family)
-        raddr, _, rport = _ss_endpoint(remote, family)
-        rscope = lscope if is_link_local(raddr) else 0
-        row = Row(FAMILY_NAME[family], SS_STATES[state], laddr, lscope, lport, raddr, rscope, rport)
+        row = _ss_row(family, state, local, remote)
         pid, uid, inode = _ss_owner(tail)
         detail = Detail(int(recvq), int(sendq), pid, uid if inode else None, inode or None)
         rows[(row, detail)] += 1
+    return rows
+
+
+def ss_info(family: int) -> dict[Row, dict[str, str]]:
+    """``ss -tanimH`` for one family: each row's tcp_info as ss prints it,
+    ``name:value`` tokens by name, ``skmem:(r0,rb..,...)`` split into
+    ``skmem_r``, ``skmem_rb`` and so on, and the bare words (options, the
+    congestion control's name) under ``words``, space-separated."""
+    need_tool("ss", "iproute2")
+    flag = "-6" if family == socket.AF_INET6 else "-4"
+    out = subprocess.run(["ss", "-tanimH", flag], check=True, capture_output=True, text=True).stdout
+    rows: dict[Row, dict[str, str]] = {}
+    row = None
+    for line in out.splitlines():
+        if not line[:1].isspace():  # a socket; its figures follow, indented
+            state, _recvq, _sendq, local, remote, *_ = line.split()
+            row = _ss_row(family, state, local, remote)
+            rows[row] = {"words": ""}
+            continue
+        fields = rows[row]
+        for token in line.split():
+            if token.startswith("skmem:("):
+                for item in token[len("skmem:(") : -1].split(","):
+                    name = item.rstrip("0123456789")
+                    fields[f"skmem_{name}"] = item[len(name) :]
+            elif ":" in token:
+                name, _, value = token.partition(":")
+                fields.setdefault(name, value)
+            else:
+                fields["words"] += f" {token}"
     return rows
 
 

@@ -40,12 +40,23 @@ tt_linux_row_has(int protocol, uint64_t inode)
  * kernels send fewer values). */
 #define TT_SK_MEMINFO_DROPS 8
 
+/* tcp_info.c, the pure decoders of a connection's quality attributes into
+ * *out (TT_WANT_INFO), each given the attribute's payload, `len` untrusted
+ * bytes: struct tcp_info (INET_DIAG_INFO) by the length the kernel sent,
+ * a field past `len` left absent; the congestion control's name
+ * (INET_DIAG_CONG); the socket memory counters (INET_DIAG_SKMEMINFO). */
+void tt_tcp_info_decode(const uint8_t *info, size_t len, tt_tcp_info *out);
+void tt_tcp_info_congestion(const uint8_t *name, size_t len, tt_tcp_info *out);
+void tt_tcp_info_meminfo(const uint8_t *mem, size_t len, tt_tcp_info *out);
+
 /* What one netlink batch held. */
 enum { TT_NL_MORE = 0, TT_NL_DONE = 1 };
 
 /* Decodes one received batch of sock_diag messages into `out`, keeping the
  * rows the query asks for, with uid and inode as the kernel sent them (and
- * for UDP the drop count of INET_DIAG_SKMEMINFO, where the kernel sent one).
+ * for UDP the drop count of INET_DIAG_SKMEMINFO, where the kernel sent one;
+ * for TCP with TT_WANT_INFO an entry of out->info where it sent any of
+ * INET_DIAG_INFO, INET_DIAG_CONG and INET_DIAG_SKMEMINFO).
  * Messages with another sequence number or port id are skipped.  Returns
  * TT_NL_MORE, TT_NL_DONE, or -1 with *err set.  Every length in `buf` is
  * untrusted. */

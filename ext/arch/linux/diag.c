@@ -19,25 +19,35 @@ is_link_local(const uint8_t *a)
     return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
 }
 
-/* The drop count of an INET_DIAG_SKMEMINFO among the attributes that follow
- * the message (`attrs`, `len` bytes, untrusted and maybe unaligned).  0, or
- * -1 with *err set when an attribute's length is bad. */
+/* The attributes a row's decoding reads, by type (INET_DIAG_SKMEMINFO is 7,
+ * the highest of them). */
+#define ATTR_SLOTS (INET_DIAG_SKMEMINFO + 1)
+
+typedef struct {
+    const uint8_t *data; /* the payload; NULL: the kernel sent none */
+    size_t len;
+} attr_span;
+
+/* Finds the attributes that follow the message (`attrs`, `len` bytes,
+ * untrusted and maybe unaligned) and notes where each of the types below
+ * ATTR_SLOTS is (the last one of a type, as the kernel sends each once).
+ * 0, or -1 with *err set when an attribute's length is bad. */
 static int
-decode_drops(const uint8_t *attrs, size_t len, tt_row *row, tt_error *err)
+find_attrs(const uint8_t *attrs, size_t len, attr_span found[ATTR_SLOTS], tt_error *err)
 {
     while (len >= NLA_HDRLEN) {
         struct nlattr a;
+        unsigned type;
         size_t step;
 
         memcpy(&a, attrs, sizeof(a));
         if (a.nla_len < NLA_HDRLEN || a.nla_len > len)
             return tt_fail(err, TT_ERR_PROTO, EPROTO,
                            "sock_diag attribute with a bad length");
-        if ((a.nla_type & NLA_TYPE_MASK) == INET_DIAG_SKMEMINFO &&
-            a.nla_len >= NLA_HDRLEN + (TT_SK_MEMINFO_DROPS + 1) * sizeof(uint32_t)) {
-            memcpy(&row->drops, attrs + NLA_HDRLEN + TT_SK_MEMINFO_DROPS * sizeof(uint32_t),
-                   sizeof(row->drops));
-            row->has |= TT_HAS_DROPS;
+        type = a.nla_type & NLA_TYPE_MASK;
+        if (type < ATTR_SLOTS) {
+            found[type].data = attrs + NLA_HDRLEN;
+            found[type].len = a.nla_len - NLA_HDRLEN;
         }
         step = NLA_ALIGN(a.nla_len);
         if (step >= len)
@@ -45,6 +55,44 @@ decode_drops(const uint8_t *attrs, size_t len, tt_row *row, tt_error *err)
         attrs += step;
         len -= step;
     }
+    return 0;
+}
+
+/* What a row gains from its attributes: UDP the drop count of
+ * INET_DIAG_SKMEMINFO, TCP with TT_WANT_INFO an info entry where the kernel
+ * sent any of the three it was asked for (TIME_WAIT and request sockets get
+ * none: their rows keep info 0).  TCP rows otherwise skip the attributes. */
+static int
+decode_attrs(const uint8_t *attrs, size_t len, const tt_query *q, tt_rows *out, tt_row *row,
+             tt_error *err)
+{
+    attr_span found[ATTR_SLOTS] = {{0}};
+    const attr_span *mem = &found[INET_DIAG_SKMEMINFO];
+    tt_tcp_info *info;
+
+    if (q->protocol != IPPROTO_UDP && !(q->want & TT_WANT_INFO))
+        return 0;
+    if (find_attrs(attrs, len, found, err) < 0)
+        return -1;
+    if (q->protocol == IPPROTO_UDP) {
+        if (mem->data != NULL && mem->len >= (TT_SK_MEMINFO_DROPS + 1) * sizeof(uint32_t)) {
+            memcpy(&row->drops, mem->data + TT_SK_MEMINFO_DROPS * sizeof(uint32_t),
+                   sizeof(row->drops));
+            row->has |= TT_HAS_DROPS;
+        }
+        return 0;
+    }
+    if (found[INET_DIAG_INFO].data == NULL && found[INET_DIAG_CONG].data == NULL &&
+        mem->data == NULL)
+        return 0;
+    if ((info = tt_rows_push_info(out, row, err)) == NULL)
+        return -1;
+    if (found[INET_DIAG_INFO].data != NULL)
+        tt_tcp_info_decode(found[INET_DIAG_INFO].data, found[INET_DIAG_INFO].len, info);
+    if (found[INET_DIAG_CONG].data != NULL)
+        tt_tcp_info_congestion(found[INET_DIAG_CONG].data, found[INET_DIAG_CONG].len, info);
+    if (mem->data != NULL)
+        tt_tcp_info_meminfo(mem->data, mem->len, info);
     return 0;
 }
 
@@ -92,8 +140,7 @@ decode_row(const struct inet_diag_msg *m, const uint8_t *attrs, size_t attrs_len
     row->uid = m->idiag_uid;
     row->inode = m->idiag_inode;
     row->has = tt_linux_row_has(q->protocol, row->inode);
-    /* Only UDP asks for SKMEMINFO (netlink.c): TCP rows skip the attributes. */
-    return q->protocol == IPPROTO_UDP ? decode_drops(attrs, attrs_len, row, err) : 0;
+    return decode_attrs(attrs, attrs_len, q, out, row, err);
 }
 
 /* One message addressed to us: a row, the end of the dump, or an error.

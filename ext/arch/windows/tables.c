@@ -6,7 +6,13 @@
  * ERROR_INSUFFICIENT_BUFFER and the size it needed, but the table can grow
  * before the next call, so the sizing is a loop with headroom, one for every
  * table.  Rows come unsorted (Order = FALSE): sorting is the glue's,
- * identical everywhere. */
+ * identical everywhere.
+ *
+ * TT_WANT_INFO is not served yet: every row's info stays 0 (None).  Windows'
+ * per-connection figures (GetPerTcp6ConnectionEStats) are one call per
+ * connection, and are collected only for connections someone enabled
+ * extended statistics on, which needs administrator rights
+ * (SetPerTcpConnectionEStats); that opt-in is an API of its own (issue 18). */
 #include <winsock2.h>
 #include <ws2tcpip.h> /* before iphlpapi.h, which declares GetTcp6Table only after it */
 #include <iphlpapi.h>
