@@ -170,7 +170,7 @@ def unprivileged_view(uid: int) -> dict:
             rows = tcptable.tcp4(pids=True) + tcptable.tcp6(pids=True)
             return {
                 "pid": os.getpid(),
-                "port": lst.getsockname()[1],
+                "inodes": [os.fstat(s.fileno()).st_ino for s in (lst, client, server)],
                 "rows": [[r.local_port, r.remote_port, r.pid, r.uid, r.inode] for r in rows],
             }
 
@@ -182,12 +182,14 @@ def test_an_unprivileged_caller_gets_its_own_pids_and_no_others(holders, backend
     keep pid None but still have uid and inode; nothing fails."""
     made, _ = holders
     report = unprivileged_view(65534)
-    port = report["port"]
-    own = [r for r in report["rows"] if port in (r[0], r[1])]
-    assert len(own) == 3
-    assert all(r[2] == report["pid"] and r[3] == 65534 and r[4] for r in own)
+    # By inode, not port: a holder's ::1 socket may have the child's port number.
+    own = [r for r in report["rows"] if r[4] in report["inodes"]]
+    assert sorted(r[4] for r in own) == sorted(report["inodes"])
+    assert all(r[2] == report["pid"] and r[3] == 65534 for r in own)
+    # No other process's pid (the child also holds the fds it inherited).
+    assert {r[2] for r in report["rows"]} <= {report["pid"], None}
     held_ports = {h.row.local_port for holder in made for h in holder.held}
-    others = [r for r in report["rows"] if r[0] in held_ports]
+    others = [r for r in report["rows"] if r[0] in held_ports and r not in own]
     assert len(others) == sum(len(h.held) for h in made)
     assert all(r[2] is None and isinstance(r[3], int) and r[4] for r in others)
 
