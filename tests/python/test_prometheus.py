@@ -399,11 +399,14 @@ def test_concurrent_scrapes_leave_rss_flat(one_pair_each, exporters):
     # rounds, no trend; one CI run's warm-up fell at a low, and rounds 4-6
     # all above it by 672 KiB or more).  A leak lifts the floor the swings
     # leave: so the floor of the last three of twelve rounds against the
-    # floor of the warm-up and the first two, nine rounds apart, where a
-    # leak of 500 bytes a scrape lifts it by 1.7 MiB.
+    # floor of the warm-up and the first two, nine rounds apart.  Floors
+    # moved by up to 932 KiB without a leak (a later CI run: 33800 KiB, then
+    # 33520 in round 6, 34732 at the end); a leak of a kilobyte a scrape (a
+    # fifth of one response) lifts the floor by 3.5 MiB over 3,600 scrapes.
+    # The GIL builds, which run the same C, hold a leak to 500 bytes above.
     later = [round_of() for _ in range(12)]
     assert failures == []
-    assert min(later[-3:]) - min(warm, *later[:2]) <= 768, (warm, later)
+    assert min(later[-3:]) - min(warm, *later[:2]) <= 1536, (warm, later)
 
 
 @linux_only
