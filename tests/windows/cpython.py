@@ -598,6 +598,9 @@ def read_junit(path: Path) -> Outcome:
     return outcome
 
 
+WINE_INTERNAL_ERROR = "[WinError 1359]"
+
+
 def run_suite(session: Session, python: Path, out: Path, jobs: int, tests: list[str]) -> Outcome:
     groups = plan_groups(session, python, out, tests)
     log(f"{sum(map(len, groups))} tests collected, in {len(groups)} namespaces")
@@ -622,7 +625,18 @@ def run_suite(session: Session, python: Path, out: Path, jobs: int, tests: list[
                     f"{proc.stdout[-3000:]}{proc.stderr[-1000:]}"
                 ],
             )
-        return read_junit(junit)
+        outcome = read_junit(junit)
+        if any(WINE_INTERNAL_ERROR in f for f in outcome.failed):
+            # Wine's nsiproxy device answered a table read with
+            # ERROR_INTERNAL_ERROR, once in some 900 tests (its IRP failed,
+            # not the call: Windows documents no such error for these tables):
+            # said here, and the group run once more in a fresh session.
+            log(f"  {WINE_INTERNAL_ERROR} in {ids[0]}...: running it again")
+            junit.unlink()
+            session.run([*cmd, *ids])
+            if junit.exists():
+                outcome = read_junit(junit)
+        return outcome
 
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         for result in pool.map(lambda a: one(*a), enumerate(groups)):
