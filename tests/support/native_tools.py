@@ -6,15 +6,13 @@ import functools
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from netns import skip_or_fail
+from netns import LINUX, skip_or_fail
 
 NATIVE = Path(__file__).parent.parent / "native"
 TOOLS_FLAG = "TCPTABLE_REQUIRE_TOOLS"
-LINUX = sys.platform.startswith("linux")
 # For a module's skipif mark too: the Windows runner plans its sessions by marks.
 OFF_LINUX = "Linux-only: the native test tools (libFuzzer, LD_PRELOAD shims)"
 
